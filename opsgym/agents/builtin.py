@@ -1,0 +1,13 @@
+"""Built-in plugin: the agents opsgym ships."""
+
+from __future__ import annotations
+
+from opsgym.agents.scripted import HumanAgent, OracleAgent, RandomAgent
+from opsgym.hookspecs import hookimpl
+
+
+@hookimpl
+def register_agents(register):
+    register("oracle", OracleAgent)
+    register("random", RandomAgent)
+    register("human", HumanAgent)

@@ -1,0 +1,1 @@
+"""Cluster backends: the embedded simulated cluster (default), kind, and any existing kubeconfig."""

@@ -1,0 +1,59 @@
+"""The contract every cluster backend meets, so one SRE task runs unchanged on the simulator, kind or a kubeconfig.
+
+A backend is a Kubernetes API that the real ``kubectl`` binary and the official Python client talk to. The SRE
+scenario renders a task's manifests (fault included) into plain objects and asks the backend to hold exactly those,
+then lets time pass until the fault is observable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+__all__ = ["ClusterBackend", "Ready"]
+
+Ready = Callable[["ApiClient"], bool]
+"""A predicate over the cluster's API, e.g. "the faulty Deployment's pods are in CrashLoopBackOff"."""
+
+
+@runtime_checkable
+class ClusterBackend(Protocol):
+    """A Kubernetes cluster for SRE episodes."""
+
+    name: str
+    """Registry name, e.g. ``sim``, ``kind``, ``kubeconfig``."""
+
+    virtual_time: bool
+    """True when time only passes through :meth:`advance` (the simulator), so episodes are deterministic."""
+
+    @property
+    def kubeconfig(self) -> Path:
+        """A kubeconfig file for kubectl and the Python client, scoped to what the agent may touch."""
+
+    def start(self) -> None:
+        """Bring the cluster up (idempotent). Raises BackendUnavailableError with a fix when it cannot run here."""
+
+    def api_client(self) -> ApiClient:
+        """A kubernetes-client ApiClient for the cluster (for checks and loading; not for the agent)."""
+
+    def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
+             timeout_s: float = 600.0) -> None:
+        """Make the cluster hold exactly ``objects()`` (Namespaces first) and wait until ``ready`` holds.
+
+        Everything a previous :meth:`load` created is removed first. ``key`` names the rendered scenario (task, seed,
+        perturbation): a backend may cache the settled state under it (the simulator snapshots and restores it in
+        milliseconds; real clusters re-apply). ``objects`` is only called when the backend needs it.
+        """
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass: the simulator steps its virtual clock; real clusters let wall time run."""
+
+    def now(self) -> float:
+        """Seconds on the cluster's clock (virtual or wall)."""
+
+    def close(self) -> None:
+        """Remove what opsgym created and stop what it started (idempotent; also runs on crash via atexit)."""

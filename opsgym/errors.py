@@ -1,0 +1,63 @@
+"""Named exceptions for opsgym.
+
+Every error a user can hit has a class here, and its message says how to fix the problem. Agent input never raises:
+a bad action becomes an observation. These exceptions are for people configuring opsgym (bad task files, unknown
+names, missing system tools) and for infrastructure failures that a runner must tell apart from agent failures.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+__all__ = [
+    "BackendUnavailableError",
+    "InfrastructureError",
+    "OpsGymError",
+    "PluginError",
+    "SandboxUnavailableError",
+    "TaskSpecError",
+    "UnknownNameError",
+]
+
+
+class OpsGymError(Exception):
+    """Base class of every opsgym error."""
+
+
+class UnknownNameError(OpsGymError, KeyError):
+    """A registry lookup (agent, backend, task, perturbation …) found no such name."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]):
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(known) if known else "(none registered)"
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known {kind}s: {listing}. `opsgym list` shows all.")
+        self.kind, self.name, self.suggestions = kind, name, close
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class TaskSpecError(OpsGymError):
+    """A task folder or task.yaml is invalid; the message names the file, the field and the reason."""
+
+
+class PluginError(OpsGymError):
+    """A plugin failed to load or registered something invalid; the message names the plugin."""
+
+
+class InfrastructureError(OpsGymError):
+    """The environment's machinery failed (cluster down, LLM server unreachable, sandbox broken).
+
+    Runners record these as infrastructure failures, never as the agent's fault.
+    """
+
+
+class BackendUnavailableError(InfrastructureError):
+    """A cluster or LLM backend cannot run on this machine (no Docker engine, no GPU, no kubectl …)."""
+
+
+class SandboxUnavailableError(InfrastructureError):
+    """No sandbox can start, so opsgym refuses to run untrusted code."""

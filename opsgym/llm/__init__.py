@@ -1,0 +1,1 @@
+"""LLM backends (OpenAI-compatible, vLLM, transformers baselines) and the inference-telemetry ledger."""

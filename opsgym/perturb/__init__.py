@@ -1,0 +1,1 @@
+"""Perturbation generators: realistic drift in what the agent observes (for Adaptivity)."""

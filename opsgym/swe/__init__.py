@@ -1,0 +1,1 @@
+"""SWE tasks: repository snapshots, sandboxed execution, FAIL_TO_PASS / PASS_TO_PASS grading."""
