@@ -1,0 +1,24 @@
+"""The ``opsgym`` command line (typer + rich).
+
+This module only assembles the app: each command lives in a module of :mod:`opsgym.commands` that adds itself to
+:data:`app`, so commands stay beside the code they drive and this file stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="opsgym",
+    help="IT-operations tasks as Gymnasium environments, scored on unified metrics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+from opsgym.commands import core  # noqa: E402,F401  (each module registers its commands on `app`)
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

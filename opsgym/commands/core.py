@@ -1,0 +1,28 @@
+"""``opsgym list``: what is registered, and which package gave it."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from opsgym import plugins
+from opsgym.cli import app
+
+console = Console()
+
+
+@app.command("list")
+def list_command() -> None:
+    """List envs, agents, LLM backends, cluster backends and perturbations, with the plugin that gave each."""
+    import opsgym  # noqa: F401  (registers gym ids)
+
+    for kind in ("task", "agent", "llm backend", "cluster backend", "perturbation"):
+        table = Table(title=f"{kind}s", title_justify="left")
+        table.add_column("name" if kind != "task" else "env id")
+        table.add_column("plugin")
+        table.add_column("package")
+        for name, entry in sorted(plugins.entries(kind).items()):
+            table.add_row(f"opsgym/{name}" if kind == "task" else name, entry.plugin, entry.package)
+        console.print(table)
+    for error in plugins.PLUGIN_ERRORS:
+        console.print(f"[red]plugin error:[/red] {error}")
