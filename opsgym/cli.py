@@ -18,6 +18,23 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+
+
+def _version(value: bool) -> None:
+    if value:
+        from opsgym import __version__
+
+        typer.echo(f"opsgym {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """IT-operations tasks as Gymnasium environments, scored on unified metrics."""
+
+
 from opsgym.commands import core  # noqa: E402,F401  (each module registers its commands on `app`)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -323,7 +323,8 @@ class OpsEnv(gym.Env[str, str]):
 
     def _do_escalate(self, rest: str) -> ActionResult:
         fix = string.Template(self.task.ground_truth.remediation).safe_substitute(self.variables)
-        return self._intervene("escalate", f"Escalated. The senior on-call engineer suggests: {fix or self._next_hint()}")
+        advice = fix or self._next_hint()
+        return self._intervene("escalate", f"Escalated. The senior on-call engineer suggests: {advice}")
 
     def _record(self, action: Any, result: ActionResult, obs: str, wall: float, sim: float) -> None:
         text = action if isinstance(action, str) else repr(action)

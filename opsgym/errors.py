@@ -13,9 +13,11 @@ from collections.abc import Iterable
 __all__ = [
     "BackendUnavailableError",
     "InfrastructureError",
+    "LLMRequestError",
     "OpsGymError",
     "PluginError",
     "SandboxUnavailableError",
+    "ScoringConfigError",
     "TaskSpecError",
     "UnknownNameError",
 ]
@@ -55,9 +57,25 @@ class InfrastructureError(OpsGymError):
     """
 
 
+class LLMRequestError(InfrastructureError):
+    """An LLM request failed after retries (server down, timeout, 5xx, unparseable reply).
+
+    ``call`` is the failed :class:`opsgym.llm.telemetry.LLMCall` (``error`` set, ``infra_failure=True``) so the caller
+    can still record it in the episode's ledger.
+    """
+
+    def __init__(self, message: str, call: object = None):
+        super().__init__(message)
+        self.call = call
+
+
 class BackendUnavailableError(InfrastructureError):
     """A cluster or LLM backend cannot run on this machine (no Docker engine, no GPU, no kubectl …)."""
 
 
 class SandboxUnavailableError(InfrastructureError):
     """No sandbox can start, so opsgym refuses to run untrusted code."""
+
+
+class ScoringConfigError(OpsGymError):
+    """Scoring is misconfigured (bad weights, unknown profile or metric); the message names the profile and values."""

@@ -134,7 +134,7 @@ def load_plugins() -> None:
 
 
 def entries(kind: str) -> dict[str, Entry]:
-    """All registered things of one kind (``agent``, ``llm backend``, ``perturbation``, ``cluster backend``, ``task``)."""
+    """All registered things of one kind: agent, llm backend, perturbation, cluster backend or task."""
     load_plugins()
     if kind not in _REGISTRIES:
         raise UnknownNameError("registry kind", kind, _REGISTRIES)

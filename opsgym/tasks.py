@@ -153,12 +153,17 @@ def catalog_folders(root: Path | None = None) -> list[Path]:
 
 
 def register_gym_ids() -> None:
-    """Register ``opsgym/<id>`` for every registered task (idempotent)."""
+    """Register ``opsgym/<id>`` for every registered task and every suite (idempotent).
+
+    A suite id (e.g. ``opsgym/SWE-Lite``) makes an env whose each reset picks one of the suite's tasks from the seed.
+    """
     import gymnasium
 
     from opsgym import plugins
 
-    for name in plugins.entries("task"):
+    tasks = plugins.entries("task")
+    suites = {suite for entry in tasks.values() for suite in entry.factory.suites} - set(tasks)
+    for name in [*tasks, *sorted(suites)]:
         gym_id = f"{GYM_NAMESPACE}/{name}"
         if gym_id not in gymnasium.registry:
             gymnasium.register(id=gym_id, entry_point="opsgym.env:make_env", kwargs={"task": name})

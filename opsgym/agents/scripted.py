@@ -45,8 +45,8 @@ class RandomAgent:
     def act(self, observation: str, info: dict[str, Any]) -> str:
         verb = str(self._rng.choice(self._verbs))
         if verb == "submit":
-            words = self._rng.choice(self.WORDS, size=3)
-            return "submit " + json.dumps(dict(zip(("diagnosis", "root_cause", "remediation"), map(str, words))))
+            words = map(str, self._rng.choice(self.WORDS, size=3))
+            return "submit " + json.dumps(dict(zip(("diagnosis", "root_cause", "remediation"), words, strict=True)))
         n = int(self._rng.integers(0, self.max_words + 1))
         return " ".join([verb, *map(str, self._rng.choice(self.WORDS, size=n))])
 

@@ -26,3 +26,17 @@ def list_command() -> None:
         console.print(table)
     for error in plugins.PLUGIN_ERRORS:
         console.print(f"[red]plugin error:[/red] {error}")
+
+
+@app.command()
+def doctor() -> None:
+    """Show which backends and tools this machine has, and what each unlocks."""
+    from opsgym.doctor import run_checks
+
+    table = Table(title="opsgym doctor", title_justify="left")
+    for column in ("", "capability", "found", "unlocks"):
+        table.add_column(column)
+    for check in run_checks():
+        table.add_row("[green]ok[/green]" if check.ok else "[yellow]--[/yellow]", check.name, check.detail,
+                      check.unlocks)
+    console.print(table)

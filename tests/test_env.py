@@ -1,0 +1,143 @@
+"""OpsEnv over every registered task: Gymnasium's checker, seeded determinism, and untrusted input never raising."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import opsgym  # noqa: F401  (registers the gym ids)
+from opsgym.env import MAX_ACTION_CHARS
+
+ALL_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("opsgym/"))
+SRE_IDS = [i for i in ALL_IDS if i.startswith("opsgym/SRE-")]
+
+
+def probe_actions(env: gym.Env) -> list[str]:
+    """A short rollout that touches the domain, an intervention and an invalid action."""
+    verbs = {t.verb for t in env.unwrapped.tools}
+    domain = "kubectl get pods -A" if "kubectl" in verbs else "find test"
+    return ["help", domain, "hint", "no-such-verb at all", domain]
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_gymnasium_env_checker_passes(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", ALL_IDS)
+def test_same_seed_same_actions_same_observations(env_id):
+    runs = []
+    for _ in range(2):
+        env = gym.make(env_id)
+        obs, _ = env.reset(seed=1234)
+        trace = [obs] + [env.step(a)[0] for a in probe_actions(env)]
+        runs.append(trace)
+        env.close()
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("env_id", SRE_IDS)
+def test_seeds_vary_the_incident(env_id):
+    env = gym.make(env_id)
+    firsts = {env.reset(seed=s)[0] for s in range(4)}
+    env.close()
+    assert len(firsts) > 1
+
+
+ADVERSARIAL = [
+    "",
+    "   ",
+    "\x00\x01binary",
+    "kubectl get pods; rm -rf /",
+    "kubectl get pods $(cat /etc/passwd)",
+    "kubectl get pods `id`",
+    "kubectl get pods | sh",
+    "kubectl get pods > /tmp/x",
+    "kubectl --kubeconfig /root/.kube/config get pods",
+    "kubectl --server http://127.0.0.1:1 get pods",
+    "kubectl exec -it x -- sh",
+    "kubectl 'unterminated",
+    "submit {not json",
+    "submit [1, 2]",
+    'submit "just a string"',
+    "ask",
+    "x" * (MAX_ACTION_CHARS + 1),
+    "é" * 10,
+]
+
+
+@pytest.fixture(scope="module")
+def sre1():
+    env = gym.make("opsgym/SRE-1", max_steps=10_000)
+    env.reset(seed=7)
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("action", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
+def test_bad_input_is_an_observation_not_an_exception(sre1, action):
+    obs, reward, terminated, truncated, info = sre1.step(action)
+    assert not terminated and reward == 0.0
+    assert obs and sre1.observation_space.contains(obs)
+    assert any(word in obs.lower() for word in ("invalid", "not allowed", "unsupported", "error", "refused"))
+    assert sre1.unwrapped.outcome is None
+    obs, *_ = sre1.step("kubectl get deploy -A")  # the env still works afterwards
+    assert "NAME" in obs
+
+
+def test_intervention_and_invalid_actions_are_classified(sre1):
+    sre1.reset(seed=3)
+    for action in ("hint", "ask what changed?", "escalate", "frobnicate", "kubectl get pods -A"):
+        sre1.step(action)
+    actions = sre1.unwrapped._actions
+    assert [a.cls for a in actions] == ["intervention", "intervention", "intervention", "invalid", "read"]
+    assert sre1.unwrapped._interventions == 3
+
+
+def test_outcome_at_the_end_has_answer_actions_checks_and_times():
+    env = gym.make("opsgym/SRE-1")
+    env.reset(seed=0)
+    env.step("kubectl get pods -A")
+    *_, terminated, truncated, info = env.step(
+        'submit {"diagnosis": "d", "root_cause": "r", "remediation": "none"}')
+    assert terminated and not truncated
+    outcome = info["outcome"]
+    assert outcome["answer"]["diagnosis"] == "d"
+    assert [a["cls"] for a in outcome["actions"]] == ["read", "submit"]
+    assert outcome["checks"] and outcome["remediation_correct"] < 1.0
+    assert outcome["sim_time_s"] > 0 and outcome["wall_time_s"] > 0
+    env.close()
+
+
+def test_running_out_of_steps_truncates_with_an_outcome():
+    env = gym.make("opsgym/SRE-1", max_steps=2)
+    env.reset(seed=0)
+    env.step("help")
+    *_, terminated, truncated, info = env.step("help")
+    assert truncated and not terminated and info["outcome"]["truncated"]
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", SRE_IDS)
+def test_thousands_of_generated_actions_never_raise(env_id):
+    env = gym.make(env_id, max_steps=100_000)
+    env.reset(seed=11)
+    tokens = st.sampled_from(["kubectl", "get", "pods", "-n", ";", "|", "$(", "`", "&&", ">", "--force", "-o",
+                              "json", "delete", "submit", "{", "}", "hint", "--kubeconfig", "'", '"', "\\", "\n"])
+    actions = st.one_of(st.text(max_size=200), st.lists(tokens, max_size=12).map(" ".join))
+
+    @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(actions)
+    def one(action):
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert isinstance(obs, str) and env.observation_space.contains(obs)
+        if terminated or truncated:
+            env.reset(seed=11)
+
+    one()
+    env.close()
