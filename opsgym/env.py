@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
-from gymnasium import spaces
+from opsgym import spaces  # Text that also works in AsyncVectorEnv shared memory
 
 from opsgym import plugins
 from opsgym.errors import InfrastructureError, OpsGymError
@@ -364,10 +364,12 @@ class OpsEnv(gym.Env[str, str]):
 def make_env(task: str | TaskSpec, *, scoring: bool = True, **kwargs: Any) -> gym.Env:
     """The entry point behind ``gym.make("opsgym/<id>")``: an :class:`OpsEnv`, scored unless ``scoring=False``.
 
-    Scoring keywords (``profile``, ``judge``, ``metrics_key``, ``reward_metric``, ``weights``) go to the
-    :class:`~opsgym.scoring.wrapper.ScoringWrapper`; everything else to :class:`OpsEnv`.
+    Scoring keywords (``profile``, ``judge``, ``metrics_key``, ``reward_metric``, ``weights``, ``price``,
+    ``error_prices``, ``episodes_per_min``) go to the :class:`~opsgym.scoring.wrapper.ScoringWrapper`; everything else
+    to :class:`OpsEnv`.
     """
-    scoring_keys = ("profile", "judge", "metrics_key", "reward_metric", "weights")
+    scoring_keys = ("profile", "judge", "metrics_key", "reward_metric", "weights", "price", "error_prices",
+                    "episodes_per_min")
     scoring_kwargs = {k: kwargs.pop(k) for k in scoring_keys if k in kwargs}
     env: gym.Env = OpsEnv(task, **kwargs)
     if scoring:

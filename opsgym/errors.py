@@ -16,10 +16,12 @@ __all__ = [
     "LLMRequestError",
     "OpsGymError",
     "PluginError",
+    "RunConfigError",
     "SandboxUnavailableError",
     "ScoringConfigError",
     "TaskSpecError",
     "UnknownNameError",
+    "UnsafeClusterError",
 ]
 
 
@@ -79,3 +81,12 @@ class SandboxUnavailableError(InfrastructureError):
 
 class ScoringConfigError(OpsGymError):
     """Scoring is misconfigured (bad weights, unknown profile or metric); the message names the profile and values."""
+
+
+class UnsafeClusterError(OpsGymError):
+    """opsgym refuses to touch a cluster or namespace it should not (looks like production, or not opsgym's own)."""
+
+
+class RunConfigError(OpsGymError):
+    """An evaluation run is misconfigured (bad matrix option, run directory in use or planned differently, nothing to
+    report); the message says which option or directory, and what to pass instead."""

@@ -132,6 +132,10 @@ def _load_cached(path: Path, mtime: float) -> TaskSpec:
     except ValidationError as exc:
         raise TaskSpecError(_format_validation(path, exc)) from None
     spec.path = path.parent
+    if spec.swe is not None:  # an empty solution becomes the gold patch as agent actions (opsgym.swe.catalog)
+        from opsgym.swe.catalog import fill_oracle_solution
+
+        fill_oracle_solution(spec)
     return spec
 
 

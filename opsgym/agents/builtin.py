@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opsgym.agents.react import ReActAgent
 from opsgym.agents.scripted import HumanAgent, OracleAgent, RandomAgent
 from opsgym.hookspecs import hookimpl
 
@@ -11,3 +12,4 @@ def register_agents(register):
     register("oracle", OracleAgent)
     register("random", RandomAgent)
     register("human", HumanAgent)
+    register("react", ReActAgent)

@@ -11,6 +11,20 @@ def _sim(**options):
     return SimCluster(**options)
 
 
+def _kind(**options):
+    from opsgym.cluster.kind import KindCluster
+
+    return KindCluster(**options)
+
+
+def _kubeconfig(**options):
+    from opsgym.cluster.kubeconfig import KubeconfigCluster
+
+    return KubeconfigCluster(**options)
+
+
 @hookimpl
 def register_cluster_backends(register):
     register("sim", _sim)
+    register("kind", _kind)
+    register("kubeconfig", _kubeconfig)

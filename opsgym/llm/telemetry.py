@@ -36,23 +36,45 @@ class LLMCall(BaseModel):
     started_at: float | None = Field(None, description="unix time the request was sent")
     error: str = Field("", description="set when the call failed; infra_failure tells whose fault it was")
     infra_failure: bool = False
+    retries: int = Field(0, description="attempts repeated after retryable errors (429, 5xx, connection)")
+
+    @property
+    def computed_prompt_tokens(self) -> int | None:
+        """Prompt tokens the backend actually had to prefill (the rest came from a prefix cache)."""
+        if self.prompt_tokens is None:
+            return None
+        return self.prompt_tokens - (self.cached_prompt_tokens or 0)
 
     @property
     def tokens_per_s(self) -> float | None:
+        """Decode speed: generated tokens per second of decode time."""
         if self.completion_tokens is None or not self.decode_s:
             return None
         return self.completion_tokens / self.decode_s
 
+    @property
+    def ended_at(self) -> float | None:
+        if self.started_at is None or self.latency_s is None:
+            return None
+        return self.started_at + self.latency_s
+
 
 def _sum(calls: list[LLMCall], field: str) -> float | None:
-    values = [getattr(c, field) for c in calls]
+    """Sum over the calls that completed (a failed call did no measurable work); ``None`` if any left it unknown."""
+    values = [getattr(c, field) for c in calls if not c.error]
     if not values or any(v is None for v in values):
         return None
     return sum(values)
 
 
 class Ledger(BaseModel):
-    """The calls of one episode. ``summary()`` gives the per-episode sums the metrics and reports use."""
+    """The calls of one episode. ``summary()`` gives the per-episode sums the metrics and reports use.
+
+    Summary keys: ``requests``, ``failed_requests``, ``infra_failures``, sums of every token/time/cost field,
+    ``prefill_share`` (prompt / all tokens), ``prefix_reuse_rate`` (cached / prompt), ``computed_prompt_tokens``,
+    ``spec_acceptance_rate``, ``tokens_per_s`` and ``ms_per_token`` (decode), ``time_to_solution_s`` (first request
+    to last answer).
+    """
 
     calls: list[LLMCall] = Field(default_factory=list)
 
@@ -63,15 +85,31 @@ class Ledger(BaseModel):
         self.calls.clear()
 
     def summary(self) -> dict[str, Any]:
-        """Per-episode sums; a sum is ``None`` when any call did not report that field."""
+        """Per-episode sums over completed calls; a sum is ``None`` when any of them did not report that field."""
         calls = self.calls
         out: dict[str, Any] = {"requests": len(calls), "failed_requests": sum(1 for c in calls if c.error)}
         for f in ("prompt_tokens", "cached_prompt_tokens", "completion_tokens", "prefill_s", "decode_s",
                   "latency_s", "cost_usd", "spec_draft_tokens", "spec_accepted_tokens"):
             out[f] = _sum(calls, f)
         prompt, gen, cached = out["prompt_tokens"], out["completion_tokens"], out["cached_prompt_tokens"]
-        out["prefill_share"] = prompt / (prompt + gen) if prompt is not None and gen is not None and prompt + gen else None
+        known = prompt is not None and gen is not None
+        out["prefill_share"] = prompt / (prompt + gen) if known and prompt + gen else None
         out["prefix_reuse_rate"] = cached / prompt if cached is not None and prompt else None
+        out["computed_prompt_tokens"] = prompt - cached if prompt is not None and cached is not None else None
         drafted, accepted = out["spec_draft_tokens"], out["spec_accepted_tokens"]
         out["spec_acceptance_rate"] = accepted / drafted if drafted and accepted is not None else None
+        decode = out["decode_s"]
+        out["tokens_per_s"] = gen / decode if gen is not None and decode else None
+        out["ms_per_token"] = 1000 * decode / gen if gen and decode is not None else None
+        out["infra_failures"] = sum(1 for c in calls if c.infra_failure)
+        out["time_to_solution_s"] = _span(calls)
         return out
+
+
+def _span(calls: list[LLMCall]) -> float | None:
+    """Wall-clock seconds from the first request sent to the last answer received (the LLM side of an episode)."""
+    starts = [c.started_at for c in calls if c.started_at is not None]
+    ends = [c.ended_at for c in calls if c.ended_at is not None]
+    if not starts or not ends:
+        return None
+    return max(ends) - min(starts)

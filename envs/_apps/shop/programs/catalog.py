@@ -1,0 +1,19 @@
+"""catalog: product listings, cached in memory and backed by kv; settings come from the catalog-config ConfigMap."""
+
+import opsgym_runtime as rt
+
+CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF")
+
+page_size = int(rt.env("PAGE_SIZE", "24"))
+currency = rt.env("CURRENCY", "USD")
+if currency not in CURRENCIES:
+    rt.fail(f"unsupported CURRENCY {currency!r}: use an ISO 4217 code, one of {', '.join(CURRENCIES)}")
+if page_size > 100:
+    rt.warning("PAGE_SIZE above 100 makes listing pages slow", page_size=page_size)
+rt.info("catalog starting", page_size=page_size, currency=currency)
+kv_ok = rt.dependency("kv", rt.env("KV_ADDR", "kv:6379"))
+cache_mb = int(rt.env("CACHE_MB", "32"))
+rt.allocate(cache_mb, what="product cache")
+products = rt.random().randint(300, 1_200)
+rt.info("product cache warmed", products=products, cache_mb=cache_mb)
+rt.serve(int(rt.env("PORT", "8080")), products=products, kv=kv_ok)

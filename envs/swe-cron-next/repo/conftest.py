@@ -1,0 +1,1 @@
+"""Makes the package importable when pytest is run from the repository root."""

@@ -1,0 +1,69 @@
+"""The virtual clock and the time formats Kubernetes uses (RFC 3339 stamps, kubectl's human durations)."""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+__all__ = ["DEFAULT_EPOCH", "Clock", "human_duration", "parse_time", "rfc3339"]
+
+DEFAULT_EPOCH = 1_735_689_600.0
+"""2025-01-01T00:00:00Z: where a deterministic cluster's clock starts, so timestamps repeat run after run."""
+
+
+class Clock:
+    """Seconds since the Unix epoch that move only when :meth:`advance_to` is called."""
+
+    def __init__(self, epoch: float = DEFAULT_EPOCH):
+        self.now = float(epoch)
+
+    def advance_to(self, when: float) -> None:
+        self.now = max(self.now, float(when))
+
+
+def rfc3339(seconds: float) -> str:
+    """``2025-01-01T00:00:05Z`` (whole seconds, like metav1.Time)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
+
+
+def parse_time(stamp: str | None) -> float | None:
+    """Seconds from an RFC 3339 stamp (fractions and offsets tolerated), None when absent or unparsable."""
+    if not stamp or not isinstance(stamp, str):
+        return None
+    try:
+        base = stamp[:19]
+        return float(calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's ``duration.HumanDuration``: ``45s``, ``3m20s``, ``5h10m``, ``12d`` …"""
+    secs = int(seconds)
+    if secs < -1:
+        return "<invalid>"
+    if secs < 0:
+        return "0s"
+    if secs < 120:
+        return f"{secs}s"
+    minutes = secs // 60
+    if minutes < 10:
+        rest = secs % 60
+        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = secs // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        rest = (hours // 24) % 365
+        return f"{hours // 24 // 365}y" if rest == 0 else f"{hours // 24 // 365}y{rest}d"
+    return f"{hours // 24 // 365}y"

@@ -1,0 +1,203 @@
+"""``SimCluster``: the embedded cluster as a :class:`~opsgym.cluster.base.ClusterBackend`.
+
+It starts in milliseconds, needs no Docker, and speaks the Kubernetes REST API well enough for the real
+``kubectl`` and the official Python client. Time is virtual: it moves only through :meth:`SimCluster.advance`
+(and, boundedly, while a watch waits), so an episode replays identically for the same seed and actions.
+:meth:`SimCluster.load` caches the settled state of a scenario and restores it in about a millisecond.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from opsgym.cluster.base import Ready
+from opsgym.cluster.sim.clock import DEFAULT_EPOCH
+from opsgym.cluster.sim.engine import Engine
+from opsgym.cluster.sim.kinds import BY_KIND
+from opsgym.cluster.sim.server import HostedCluster, SimServer
+from opsgym.cluster.sim.status import ApiError
+from opsgym.cluster.sim.store import Snapshot
+from opsgym.errors import InfrastructureError, TaskSpecError
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+__all__ = ["SimCluster"]
+
+READY_STEP_S = 5.0
+"""Virtual seconds between checks of a ``ready`` predicate while a loaded scenario settles."""
+
+
+class SimCluster:
+    """An in-process Kubernetes cluster with a virtual clock.
+
+    Args:
+        seed: seeds uids, pod-name suffixes and the programs' randomness.
+        nodes: number of simulated nodes (``node-1`` …).
+        epoch: Unix time the virtual clock starts at (a fixed date by default, so timestamps repeat).
+        runner: the container runtime, ``run_container``-compatible (default: :mod:`opsgym.runtime.sim`).
+        namespace: the kubeconfig context's default namespace.
+        watch_advance_s: virtual seconds a waiting watch may advance time after each write (0 disables).
+        server: a private :class:`SimServer`; by default all clusters of a process share one.
+        kubeconfig: where to write the kubeconfig (default: a private temporary directory).
+    """
+
+    name = "sim"
+    virtual_time = True
+
+    def __init__(self, *, seed: int = 0, nodes: int = 2, epoch: float = DEFAULT_EPOCH,
+                 runner: Callable[..., Any] | None = None, namespace: str = "default",
+                 watch_advance_s: float = 900.0, server: SimServer | None = None,
+                 kubeconfig: str | Path | None = None):
+        self.seed, self.nodes, self.epoch, self.runner = seed, nodes, epoch, runner
+        self.namespace, self.watch_advance_s = namespace, watch_advance_s
+        self._server, self._kubeconfig_path = server, Path(kubeconfig) if kubeconfig else None
+        self._tmpdir: str | None = None
+        self._engine: Engine | None = None
+        self._url = ""
+        self._client: ApiClient | None = None
+        self._base: Snapshot | None = None
+        self._cache: dict[str, Snapshot] = {}
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._engine is not None:
+            return
+        self._engine = Engine(seed=self.seed, epoch=self.epoch, nodes=self.nodes, runner=self.runner)
+        self._server = self._server or SimServer.shared()
+        self._server.start()
+        self._url = self._server.register(HostedCluster(self._engine, self.watch_advance_s))
+        if self._kubeconfig_path is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="opsgym-sim-")
+            self._kubeconfig_path = Path(self._tmpdir) / "kubeconfig"
+        self._kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
+        self._kubeconfig_path.write_text(yaml.safe_dump(self._kubeconfig_doc(), sort_keys=False), encoding="utf-8")
+        with self._engine.lock:
+            self._base = self._engine.snapshot()
+        atexit.register(self.close)
+
+    def _kubeconfig_doc(self) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Config", "preferences": {},
+                "clusters": [{"name": "opsgym-sim", "cluster": {"server": self._url}}],
+                "users": [{"name": "opsgym", "user": {"token": "opsgym-sim"}}],
+                "contexts": [{"name": "opsgym-sim", "context": {"cluster": "opsgym-sim", "user": "opsgym",
+                                                                "namespace": self.namespace}}],
+                "current-context": "opsgym-sim"}
+
+    def close(self) -> None:
+        if self._engine is None:
+            return
+        if self._server is not None:
+            self._server.unregister(self._url)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._tmpdir:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir, self._kubeconfig_path = None, None
+        self._engine = None
+        atexit.unregister(self.close)
+
+    def __enter__(self) -> SimCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------------------ access
+    @property
+    def engine(self) -> Engine:
+        """The simulation behind the API (for tests and scenario code that needs direct access)."""
+        if self._engine is None:
+            self.start()
+        return self._engine
+
+    @property
+    def url(self) -> str:
+        self.start()
+        return self._url
+
+    @property
+    def kubeconfig(self) -> Path:
+        self.start()
+        return self._kubeconfig_path
+
+    def api_client(self) -> ApiClient:
+        from kubernetes import client
+
+        self.start()
+        if self._client is None:
+            config = client.Configuration()
+            config.host = self._url
+            config.api_key = {"authorization": "Bearer opsgym-sim"}
+            self._client = client.ApiClient(config)
+        return self._client
+
+    # ------------------------------------------------------------------------------------------------ time
+    def advance(self, seconds: float) -> None:
+        with self.engine.lock:
+            self.engine.advance(seconds)
+
+    def now(self) -> float:
+        return self.engine.clock.now
+
+    def snapshot(self) -> Snapshot:
+        with self.engine.lock:
+            return self.engine.snapshot()
+
+    def restore(self, snapshot: Snapshot) -> None:
+        with self.engine.lock:
+            self.engine.restore(snapshot)
+
+    # ------------------------------------------------------------------------------------------------ scenarios
+    def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
+             timeout_s: float = 600.0) -> None:
+        """Hold exactly ``objects()`` and settle until ``ready``; cached per ``key`` and restored in milliseconds.
+
+        Raises:
+            TaskSpecError: the cluster rejected one of the objects (the message names it and says why).
+            InfrastructureError: ``ready`` did not hold within ``timeout_s`` virtual seconds.
+        """
+        engine = self.engine
+        cached = self._cache.get(key)
+        if cached is not None:
+            self.restore(cached)
+            return
+        self.restore(self._base)
+        items = list(objects())
+        items.sort(key=lambda o: (o or {}).get("kind") != "Namespace")
+        with engine.lock:
+            for index, obj in enumerate(items):
+                self._create(index, obj)
+            engine.reconcile()
+        waited = 0.0
+        while ready is not None and not ready(self.api_client()):
+            if waited >= timeout_s:
+                raise InfrastructureError(f"scenario {key!r} did not become ready within {timeout_s:g} virtual "
+                                          "seconds on the embedded cluster; check the fault and the ready predicate "
+                                          "(`opsgym cluster up --task …` lets you look at it with kubectl)")
+            self.advance(READY_STEP_S)
+            waited += READY_STEP_S
+        self._cache[key] = self.snapshot()
+
+    def _create(self, index: int, obj: dict[str, Any]) -> None:
+        kind, api_version = (obj or {}).get("kind"), (obj or {}).get("apiVersion")
+        rt = BY_KIND.get((api_version, kind))
+        name = ((obj or {}).get("metadata") or {}).get("name", "?")
+        if rt is None:
+            raise TaskSpecError(f"object #{index} ({api_version}/{kind} {name!r}) is not a kind the embedded cluster "
+                                f"serves; supported: {', '.join(sorted(k for _, k in BY_KIND))}")
+        namespace = ((obj.get("metadata") or {}).get("namespace") or self.namespace) if rt.namespaced else ""
+        try:
+            self.engine.api.create(rt, namespace, obj)
+        except ApiError as exc:
+            raise TaskSpecError(f"object #{index} ({kind} {namespace + '/' if namespace else ''}{name}) was rejected "
+                                f"by the embedded cluster: {exc.message}") from exc

@@ -1,0 +1,254 @@
+"""The cluster-wide controllers: namespace lifecycle, default service accounts, the scheduler, the garbage
+collector and the endpoints controller. Each pass reads the store and writes only what changed, so a quiet
+cluster settles in one pass.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from opsgym.cluster.sim.defaults import parse_quantity
+from opsgym.cluster.sim.kinds import RESOURCES, lookup
+
+if TYPE_CHECKING:
+    from opsgym.cluster.sim.engine import Engine
+
+__all__ = ["CoreControllers", "pod_ready", "set_condition"]
+
+Obj = dict[str, Any]
+NAMESPACED = tuple(rt for rt in RESOURCES if rt.namespaced)
+
+
+def pod_ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def set_condition(conditions: list[Obj], kind: str, status: str, now: str, reason: str = "",
+                  message: str = "") -> None:
+    """Set a condition in place; ``lastTransitionTime`` moves only when the status flips."""
+    for cond in conditions:
+        if cond["type"] == kind:
+            if cond["status"] != status:
+                cond["lastTransitionTime"] = now
+            cond["status"] = status
+            for key, value in (("reason", reason), ("message", message)):
+                if value:
+                    cond[key] = value
+                else:
+                    cond.pop(key, None)
+            return
+    cond = {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now}
+    if reason:
+        cond["reason"] = reason
+    if message:
+        cond["message"] = message
+    conditions.append(cond)
+
+
+def _requests(pod: Obj) -> tuple[float, float]:
+    cpu = mem = 0.0
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        requests = (c.get("resources") or {}).get("requests") or {}
+        cpu += parse_quantity(requests.get("cpu", 0))
+        mem += parse_quantity(requests.get("memory", 0))
+    return cpu, mem
+
+
+class CoreControllers:
+    """Namespace, service-account, scheduler, garbage-collector and endpoints controllers."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.store = engine.store
+
+    def run(self) -> None:
+        self.namespaces()
+        self.garbage_collect()
+        self.schedule()
+
+    # ------------------------------------------------------------------------------------------------ namespaces
+    def namespaces(self) -> None:
+        for ns in self.store.items("namespaces"):
+            name = ns["metadata"]["name"]
+            if not ns["metadata"].get("deletionTimestamp"):
+                if self.store.get("serviceaccounts", name, "default") is None:
+                    self.engine.api.create(lookup("serviceaccounts"), name, {"metadata": {"name": "default"}})
+                continue
+            remaining = 0
+            for rt in NAMESPACED:
+                for obj in self.store.items(rt.plural, name):
+                    if obj["metadata"].get("finalizers"):
+                        remaining += 1
+                        if not obj["metadata"].get("deletionTimestamp"):
+                            self.engine.api.delete(rt, name, obj["metadata"]["name"])
+                    else:
+                        self.store.remove(rt.plural, name, obj["metadata"]["name"])
+            if remaining == 0:
+                self.store.remove("namespaces", "", name)
+
+    # ------------------------------------------------------------------------------------------------ scheduler
+    def schedule(self) -> None:
+        nodes = [n for n in self.store.items("nodes") if not (n.get("spec") or {}).get("unschedulable")]
+        pods = self.store.items("pods")
+        load: dict[str, list[Obj]] = {n["metadata"]["name"]: [] for n in nodes}
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node in load and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                load[node].append(pod)
+        for pod in pods:
+            spec = pod.get("spec") or {}
+            if spec.get("nodeName") or pod["metadata"].get("deletionTimestamp") or \
+                    spec.get("schedulerName", "default-scheduler") != "default-scheduler":
+                continue
+            node, why = self._pick(pod, nodes, load)
+            fresh = copy.deepcopy(pod)
+            conditions = fresh.setdefault("status", {}).setdefault("conditions", [])
+            if node is None:
+                old = next((c for c in conditions if c["type"] == "PodScheduled"), {})
+                if old.get("message") != why:
+                    set_condition(conditions, "PodScheduled", "False", self.engine.stamp(), "Unschedulable", why)
+                    self.store.put("pods", fresh)
+                    self.engine.events.emit(fresh, "Warning", "FailedScheduling", why, "default-scheduler")
+                continue
+            fresh["spec"]["nodeName"] = node
+            set_condition(conditions, "PodScheduled", "True", self.engine.stamp())
+            load[node].append(fresh)
+            self.store.put("pods", fresh)
+            self.engine.events.emit(fresh, "Normal", "Scheduled", f"Successfully assigned "
+                                    f"{fresh['metadata']['namespace']}/{fresh['metadata']['name']} to {node}",
+                                    "default-scheduler")
+
+    def _pick(self, pod: Obj, nodes: list[Obj], load: dict[str, list[Obj]]) -> tuple[str | None, str]:
+        selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+        cpu, mem = _requests(pod)
+        reasons: dict[str, int] = {}
+        fits = []
+        for node in nodes:
+            labels = node["metadata"].get("labels") or {}
+            allocatable = (node.get("status") or {}).get("allocatable") or {}
+            used = [_requests(p) for p in load[node["metadata"]["name"]]]
+            if any(labels.get(k) != v for k, v in selector.items()):
+                reasons["node(s) didn't match Pod's node affinity/selector"] = reasons.get(
+                    "node(s) didn't match Pod's node affinity/selector", 0) + 1
+            elif mem + sum(u[1] for u in used) > parse_quantity(allocatable.get("memory", "0")):
+                reasons["Insufficient memory"] = reasons.get("Insufficient memory", 0) + 1
+            elif cpu + sum(u[0] for u in used) > parse_quantity(allocatable.get("cpu", "0")):
+                reasons["Insufficient cpu"] = reasons.get("Insufficient cpu", 0) + 1
+            else:
+                fits.append(node["metadata"]["name"])
+        if fits:
+            return min(fits, key=lambda n: (len(load[n]), n)), ""
+        detail = ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
+        return None, (f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are "
+                      "available: " + (f"{len(nodes)} No preemption victims found for incoming pod."
+                                       if nodes else "no nodes available to schedule pods."))
+
+    # ------------------------------------------------------------------------------------------------ GC
+    def garbage_collect(self) -> None:
+        owners: dict[str, tuple[Any, Obj]] = {}
+        for rt in RESOURCES:
+            if rt.plural != "events":
+                for obj in self.store.items(rt.plural):
+                    owners[obj["metadata"]["uid"]] = (rt, obj)
+        dependents: dict[str, int] = {}
+        for rt, obj in list(owners.values()):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if not refs:
+                continue
+            live = [r for r in refs if r.get("uid") in owners]
+            orphaning = [r for r in live if "orphan" in (owners[r["uid"]][1]["metadata"].get("finalizers") or [])
+                         and owners[r["uid"]][1]["metadata"].get("deletionTimestamp")]
+            meta = obj["metadata"]
+            if orphaning:
+                fresh = copy.deepcopy(obj)
+                gone = {r["uid"] for r in orphaning}
+                fresh["metadata"]["ownerReferences"] = [r for r in refs if r.get("uid") not in gone]
+                self.store.put(rt.plural, fresh)
+                continue
+            foreground = any(owners[r["uid"]][1]["metadata"].get("deletionTimestamp") and "foregroundDeletion" in
+                             (owners[r["uid"]][1]["metadata"].get("finalizers") or []) for r in live)
+            for r in live:
+                dependents[r["uid"]] = dependents.get(r["uid"], 0) + 1
+            if (not live or foreground) and not meta.get("deletionTimestamp"):
+                self.engine.api.delete(rt, meta.get("namespace", ""), meta["name"],
+                                       {"propagationPolicy": "Foreground" if foreground else "Background"})
+        for rt, obj in owners.values():
+            meta = obj["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp") or not ({"orphan", "foregroundDeletion"} & set(finalizers)):
+                continue
+            if "foregroundDeletion" in finalizers and dependents.get(meta["uid"]):
+                continue
+            fresh = copy.deepcopy(obj)
+            fresh["metadata"]["finalizers"] = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")]
+            if fresh["metadata"]["finalizers"]:
+                self.store.put(rt.plural, fresh)
+            else:
+                self.store.remove(rt.plural, meta.get("namespace", ""), meta["name"])
+
+    # ------------------------------------------------------------------------------------------------ endpoints
+    def endpoints(self) -> None:
+        services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in self.store.items("services")}
+        for (namespace, name), svc in services.items():
+            selector = (svc.get("spec") or {}).get("selector")
+            if not selector:
+                continue
+            subsets = self._subsets(svc, namespace, selector)
+            current = self.store.get("endpoints", namespace, name)
+            labels = dict(svc["metadata"].get("labels") or {})
+            if current is not None and current.get("subsets", []) == subsets and \
+                    (current["metadata"].get("labels") or {}) == labels:
+                continue
+            body: Obj = {"metadata": {"name": name, "labels": labels}}
+            if subsets:
+                body["subsets"] = subsets
+            if current is None:
+                self.engine.api.create(lookup("endpoints"), namespace, body)
+            else:
+                fresh = copy.deepcopy(current)
+                fresh["metadata"]["labels"] = labels
+                fresh.pop("subsets", None)
+                fresh.update({"subsets": subsets} if subsets else {})
+                self.store.put("endpoints", fresh)
+        for ep in self.store.items("endpoints"):
+            key = (ep["metadata"]["namespace"], ep["metadata"]["name"])
+            if key not in services and key != ("default", "kubernetes"):
+                self.store.remove("endpoints", *key)
+
+    def _subsets(self, svc: Obj, namespace: str, selector: dict[str, str]) -> list[Obj]:
+        groups: dict[tuple, Obj] = {}
+        publish = (svc.get("spec") or {}).get("publishNotReadyAddresses")
+        for pod in self.store.items("pods", namespace):
+            status = pod.get("status") or {}
+            if not status.get("podIP") or status.get("phase") in ("Succeeded", "Failed") or \
+                    not all((pod["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items()):
+                continue
+            ports = []
+            for port in (svc.get("spec") or {}).get("ports") or []:
+                target = port.get("targetPort", port.get("port"))
+                if isinstance(target, str) and not target.isdigit():
+                    target = next((p.get("containerPort") for c in pod["spec"].get("containers") or []
+                                   for p in c.get("ports") or [] if p.get("name") == target), None)
+                if target is not None:
+                    entry = {"port": int(target), "protocol": port.get("protocol", "TCP")}
+                    if port.get("name"):
+                        entry = {"name": port["name"], **entry}
+                    ports.append(entry)
+            key = tuple(sorted((p.get("name", ""), p["port"]) for p in ports))
+            subset = groups.setdefault(key, {"ports": ports})
+            address = {"ip": status["podIP"], "nodeName": pod["spec"].get("nodeName"),
+                       "targetRef": {"kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"],
+                                     "uid": pod["metadata"]["uid"]}}
+            ready = pod_ready(pod) and not pod["metadata"].get("deletionTimestamp")
+            subset.setdefault("addresses" if ready or publish else "notReadyAddresses", []).append(address)
+        subsets = []
+        for key in sorted(groups):
+            subset = groups[key]
+            for field in ("addresses", "notReadyAddresses"):
+                if field in subset:
+                    subset[field].sort(key=lambda a: tuple(int(x) for x in a["ip"].split(".")))
+            ordered = {k: subset[k] for k in ("addresses", "notReadyAddresses", "ports") if k in subset}
+            subsets.append(ordered)
+        return subsets

@@ -1,0 +1,171 @@
+"""One simulated cluster: store, virtual clock, seeded identities, controllers and kubelet, stepped together.
+
+Everything that makes two runs differ is in here and in its snapshot: the clock, the random generator behind uids
+and pod-name suffixes, address counters, the event index and the kubelet's container records. Same seed and same
+requests therefore give the same objects, byte for byte.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from opsgym.cluster.sim.api import Api
+from opsgym.cluster.sim.clock import DEFAULT_EPOCH, Clock, parse_time, rfc3339
+from opsgym.cluster.sim.controllers import CoreControllers
+from opsgym.cluster.sim.events import EventRecorder
+from opsgym.cluster.sim.kinds import lookup
+from opsgym.cluster.sim.kubelet import Kubelet
+from opsgym.cluster.sim.store import Snapshot, Store
+from opsgym.cluster.sim.workloads import WorkloadControllers
+
+__all__ = ["Engine"]
+
+SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+"""The alphabet of generated name suffixes (apimachinery's ``utilrand``), so pod names look like real ones."""
+MAX_PASSES = 200
+
+
+class Engine:
+    """A cluster's whole state and behaviour. Callers hold :attr:`lock` around every call."""
+
+    def __init__(self, *, seed: int = 0, epoch: float = DEFAULT_EPOCH, nodes: int = 2,
+                 runner: Callable[..., Any] | None = None):
+        self.seed = seed
+        self.store = Store()
+        self.lock = self.store.lock
+        self.clock = Clock(epoch)
+        self.rng = random.Random(seed)
+        self.counters: dict[str, Any] = {"service": 10, "node_port": 30000, "event": 0, "pod_ip": {}}
+        self.events = EventRecorder(self)
+        self.api = Api(self)
+        self.controllers = CoreControllers(self)
+        self.workloads = WorkloadControllers(self)
+        self.kubelet = Kubelet(self, runner)
+        with self.lock:
+            self._bootstrap(nodes)
+            self.reconcile()
+
+    # ------------------------------------------------------------------------------------------------ identities
+    def uid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def random_suffix(self, length: int = 5) -> str:
+        return "".join(self.rng.choice(SUFFIX_ALPHABET) for _ in range(length))
+
+    def event_suffix(self) -> str:
+        self.counters["event"] += 1
+        return format(int(self.clock.now * 1e9) + self.counters["event"], "x")
+
+    def stamp(self, when: float | None = None) -> str:
+        return rfc3339(self.clock.now if when is None else when)
+
+    @staticmethod
+    def parse(stamp: str | None) -> float | None:
+        return parse_time(stamp)
+
+    def allocate_service(self, service: dict[str, Any]) -> None:
+        """Give a new Service its cluster IP and node ports (deterministic counters)."""
+        spec = service.setdefault("spec", {})
+        if spec.get("type") == "ExternalName":
+            return
+        if not spec.get("clusterIP"):
+            n = self.counters["service"]
+            self.counters["service"] += 1
+            spec["clusterIP"] = f"10.96.{n // 250}.{n % 250 + 1}"
+        spec["clusterIPs"] = [spec["clusterIP"]]
+        if spec.get("type") in ("NodePort", "LoadBalancer"):
+            for port in spec.get("ports") or []:
+                if not port.get("nodePort"):
+                    port["nodePort"] = self.counters["node_port"]
+                    self.counters["node_port"] += 1
+
+    def pod_ip(self, node_index: int) -> str:
+        used = self.counters["pod_ip"]
+        used[str(node_index)] = used.get(str(node_index), 1) + 1
+        return f"10.244.{node_index}.{used[str(node_index)]}"
+
+    # ------------------------------------------------------------------------------------------------ bootstrap
+    def _bootstrap(self, nodes: int) -> None:
+        for name in ("default", "kube-node-lease", "kube-public", "kube-system"):
+            self.api.create(lookup("namespaces"), "", {"metadata": {"name": name}})
+        for i in range(1, nodes + 1):
+            name = f"node-{i}"
+            self.api.create(lookup("nodes"), "", {
+                "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
+                                                      "kubernetes.io/arch": "amd64"}},
+                "spec": {"podCIDR": f"10.244.{i}.0/24", "podCIDRs": [f"10.244.{i}.0/24"]},
+                "status": {
+                    "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"},
+                    "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"},
+                    "conditions": [
+                        *({"type": t, "status": "False", "reason": f"KubeletHasSufficient{t[:-8]}",
+                           "message": f"kubelet has sufficient {t[:-8].lower()} available",
+                           "lastHeartbeatTime": self.stamp(), "lastTransitionTime": self.stamp()}
+                          for t in ("MemoryPressure", "DiskPressure", "PIDPressure")),
+                        {"type": "Ready", "status": "True", "reason": "KubeletReady",
+                         "message": "kubelet is posting ready status", "lastHeartbeatTime": self.stamp(),
+                         "lastTransitionTime": self.stamp()}],
+                    "addresses": [{"type": "InternalIP", "address": f"172.18.0.{i + 1}"},
+                                  {"type": "Hostname", "address": name}],
+                    "nodeInfo": {"kubeletVersion": "v1.32.0", "kubeProxyVersion": "v1.32.0",
+                                 "osImage": "opsgym simulated node", "kernelVersion": "6.1.0-sim",
+                                 "containerRuntimeVersion": "containerd://1.7.18", "operatingSystem": "linux",
+                                 "architecture": "amd64", "machineID": self.uid().replace("-", ""),
+                                 "systemUUID": self.uid(), "bootID": self.uid()}}})
+        self.api.create(lookup("services"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]}})
+        self.api.create(lookup("endpoints"), "default", {
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": "172.18.0.2"}], "ports": [{"name": "https", "port": 6443,
+                                                                          "protocol": "TCP"}]}]})
+
+    # ------------------------------------------------------------------------------------------------ time
+    def reconcile(self) -> None:
+        """Run controllers and the kubelet at the current instant until nothing changes."""
+        for _ in range(MAX_PASSES):
+            before = self.store.revision
+            self.controllers.run()
+            self.workloads.run()
+            self.kubelet.sync()
+            self.controllers.endpoints()
+            if self.store.revision == before:
+                return
+
+    def next_timer(self) -> float | None:
+        """The next virtual instant at which something happens by itself (a back-off expiring, a probe …)."""
+        times = [t for t in (self.kubelet.next_timer(), self.workloads.next_timer()) if t is not None]
+        return min(times) if times else None
+
+    def advance(self, seconds: float) -> None:
+        """Step the clock by ``seconds``, stopping at every timer on the way so events happen in order."""
+        target = self.clock.now + max(0.0, float(seconds))
+        self.reconcile()
+        for _ in range(100_000):
+            when = self.next_timer()
+            if when is None or when > target:
+                break
+            self.clock.advance_to(max(when, self.clock.now + 1e-3) if when <= self.clock.now else when)
+            self.reconcile()
+        self.clock.advance_to(target)
+        self.reconcile()
+        self.events.expire()
+
+    # ------------------------------------------------------------------------------------------------ snapshots
+    def snapshot(self) -> Snapshot:
+        snap = self.store.snapshot()
+        snap.extra = {"now": self.clock.now, "rng": self.rng.getstate(), "counters": copy.deepcopy(self.counters),
+                      "events": dict(self.events.index), "kubelet": self.kubelet.save()}
+        return snap
+
+    def restore(self, snap: Snapshot) -> None:
+        self.store.restore(snap)
+        self.clock.now = snap.extra["now"]
+        self.rng.setstate(snap.extra["rng"])
+        self.counters = copy.deepcopy(snap.extra["counters"])
+        self.events.index = dict(snap.extra["events"])
+        self.kubelet.load(snap.extra["kubelet"])

@@ -1,0 +1,334 @@
+"""The simulated kubelet: starts containers by asking the workload's program what it does, then plays out exit
+codes, OOM kills, probes, restarts with the kubelet's back-off, and the Events a real node would emit.
+
+A container's behaviour comes only from its spec and program (``opsgym.runtime.sim.run_container``), never from
+its image name. Back-off follows the kubelet: the first restart is immediate, later ones wait 10 s doubling to
+5 min, and the back-off resets once a container has not crashed for 10 minutes. Programs that exit do so one
+virtual second after they start. Probe answers are re-asked whenever Services or Endpoints change, so a repaired
+dependency makes a waiting pod ready without a restart.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import types
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from opsgym.cluster.sim.defaults import memory_mb
+from opsgym.cluster.sim.podenv import ConfigError, command_line, lookup, missing_volumes, mounted_files, \
+    resolve_env, resolver
+from opsgym.cluster.sim.podstatus import pod_status
+from opsgym.cluster.sim.probes import probe_failure, probe_passes
+
+if TYPE_CHECKING:
+    from opsgym.cluster.sim.engine import Engine
+
+__all__ = ["ContainerRecord", "Instance", "Kubelet", "PodRecord"]
+
+EXIT_AFTER_S = 1.0
+INITIAL_BACKOFF_S, MAX_BACKOFF_S, BACKOFF_RESET_S = 10.0, 300.0, 600.0
+Obj = dict[str, Any]
+
+
+@dataclass
+class Instance:
+    """One run of a container (what ``kubectl logs`` and ``lastState`` describe)."""
+
+    started: float
+    inputs: dict[str, Any]
+    run: Any
+    logs: list[tuple[float, str]]
+    container_id: str
+    finished: float | None = None
+    exit_code: int | None = None
+    reason: str = ""
+    answers_since: float = 0.0
+    world: Any = None
+    ready: bool = False
+
+
+@dataclass
+class ContainerRecord:
+    spec_key: str = ""
+    restarts: int = 0
+    current: Instance | None = None
+    previous: Instance | None = None
+    waiting: tuple[str, str] | None = None
+    backoff: float = 0.0
+    backoff_updated: float | None = None
+    wake: float | None = None
+
+
+@dataclass
+class PodRecord:
+    ip: str
+    host_ip: str
+    started: float
+    containers: dict[str, ContainerRecord] = field(default_factory=dict)
+    mount_error: str = ""
+
+
+def _default_runner() -> Callable[..., Any]:
+    from opsgym.runtime.sim import run_container
+
+    return run_container
+
+
+class Kubelet:
+    """Every node's kubelet (they share one loop; pods are told apart by ``spec.nodeName``)."""
+
+    def __init__(self, engine: Engine, runner: Callable[..., Any] | None = None):
+        self.engine = engine
+        self.store = engine.store
+        self.runner = runner
+        self.state: dict[str, PodRecord] = {}
+
+    def save(self) -> dict[str, PodRecord]:
+        return copy.deepcopy(self.state)
+
+    def load(self, state: dict[str, PodRecord]) -> None:
+        self.state = copy.deepcopy(state)
+
+    def next_timer(self) -> float | None:
+        now = self.engine.clock.now
+        times = [c.wake for p in self.state.values() for c in p.containers.values() if c.wake and c.wake > now]
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------------------------------------ sync loop
+    def sync(self) -> None:
+        now = self.engine.clock.now
+        nodes = {n["metadata"]["name"]: (i, n) for i, n in enumerate(self.store.items("nodes"), start=1)}
+        world = tuple((o["metadata"]["namespace"], o["metadata"]["name"], o["metadata"]["resourceVersion"])
+                      for plural in ("services", "endpoints") for o in self.store.items(plural))
+        seen = set()
+        for pod in self.store.items("pods"):
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node not in nodes:
+                continue
+            uid = pod["metadata"]["uid"]
+            if pod["metadata"].get("deletionTimestamp"):
+                self._stop(pod)
+                continue
+            seen.add(uid)
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed") and uid not in self.state:
+                continue
+            record = self.state.get(uid)
+            if record is None:
+                index, node_obj = nodes[node]
+                address = next((a["address"] for a in node_obj["status"].get("addresses") or []
+                                if a["type"] == "InternalIP"), "")
+                record = self.state[uid] = PodRecord(self.engine.pod_ip(index), address, now)
+            self._step(pod, record, now, world)
+            status = pod_status(pod, record, now, self.engine.stamp)
+            if status != pod.get("status"):
+                fresh = copy.deepcopy(pod)
+                fresh["status"] = status
+                self.store.put("pods", fresh)
+        for uid in [u for u in self.state if u not in seen]:
+            del self.state[uid]
+
+    def _stop(self, pod: Obj) -> None:
+        record = self.state.pop(pod["metadata"]["uid"], None)
+        for name, crec in (record.containers.items() if record else ()):
+            if crec.current and crec.current.finished is None:
+                self._event(pod, "Normal", "Killing", f"Stopping container {name}", name)
+        if not pod["metadata"].get("finalizers"):
+            self.store.remove("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+    def _event(self, pod: Obj, kind: str, reason: str, message: str, container: str = "",
+               count: int | None = None) -> None:
+        spec = pod.get("spec") or {}
+        group = "initContainers" if any(c.get("name") == container for c in spec.get("initContainers") or []) \
+            else "containers"
+        self.engine.events.emit(pod, kind, reason, message, "kubelet", spec.get("nodeName", ""),
+                                f"spec.{group}{{{container}}}" if container else "", count=count)
+
+    def _step(self, pod: Obj, record: PodRecord, now: float, world: Any) -> None:
+        problems = missing_volumes(self.store, pod)
+        if problems and not any(c.current for c in record.containers.values()):
+            if record.mount_error != problems[0]:
+                record.mount_error = problems[0]
+                self.engine.events.emit(pod, "Warning", "FailedMount", problems[0], "kubelet",
+                                        pod["spec"].get("nodeName", ""))
+            return
+        record.mount_error = ""
+        spec = pod["spec"]
+        for container in spec.get("initContainers") or []:
+            if not self._drive(pod, record, container, now, world, init=True):
+                return
+        for container in spec.get("containers") or []:
+            self._drive(pod, record, container, now, world, init=False)
+
+    # ------------------------------------------------------------------------------------------------ containers
+    def _drive(self, pod: Obj, record: PodRecord, container: Obj, now: float, world: Any, *, init: bool) -> bool:
+        """Move one container along; True once an init container has completed successfully."""
+        name = container["name"]
+        crec = record.containers.setdefault(name, ContainerRecord())
+        crec.wake = None
+        key = json.dumps(container, sort_keys=True)
+        inst = crec.current
+        if inst is not None and inst.finished is None:
+            if crec.spec_key and key != crec.spec_key:
+                self._event(pod, "Normal", "Killing", f"Container {name} definition changed, will be restarted",
+                            name)
+                self._finish(pod, inst, now, 137, "Error")
+                crec.spec_key = key
+                self._start(pod, record, container, crec, now, world)
+                return False
+            if inst.run.exit_code is not None:
+                if now < inst.started + EXIT_AFTER_S:
+                    crec.wake = inst.started + EXIT_AFTER_S
+                    return False
+                code = int(inst.run.exit_code)
+                reason = inst.run.reason or ("Completed" if code == 0 else "Error")
+                self._finish(pod, inst, inst.started + EXIT_AFTER_S, code, reason)
+            else:
+                self._probe(pod, record, container, crec, inst, now, world)
+                if inst.finished is None:
+                    return False
+        crec.spec_key = key
+        if inst is None:
+            self._start(pod, record, container, crec, now, world)
+            return False
+        policy = pod["spec"].get("restartPolicy", "Always")
+        if inst.exit_code == 0 and (init or policy != "Always"):
+            return True
+        if policy == "Never" or (inst.exit_code == 0 and policy == "OnFailure"):
+            return False
+        fresh_start = crec.backoff_updated is None or inst.finished - crec.backoff_updated > BACKOFF_RESET_S
+        if not fresh_start and now - inst.finished < crec.backoff:
+            crec.wake = inst.finished + crec.backoff
+            message = (f"back-off {int(crec.backoff)}s restarting failed container={name} "
+                       f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})")
+            if not crec.waiting or crec.waiting[0] != "CrashLoopBackOff" or crec.waiting[1] != message:
+                crec.waiting = ("CrashLoopBackOff", message)
+                self._event(pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod "
+                            f"{pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})",
+                            name)
+            return False
+        if fresh_start:
+            crec.backoff = INITIAL_BACKOFF_S
+        else:
+            crec.backoff = min(crec.backoff * 2, MAX_BACKOFF_S)
+        crec.backoff_updated = inst.finished
+        self._start(pod, record, container, crec, now, world)
+        return False
+
+    def _start(self, pod: Obj, record: PodRecord, container: Obj, crec: ContainerRecord, now: float,
+               world: Any) -> None:
+        name = container["name"]
+        try:
+            env = resolve_env(self.store, pod, container, record.ip)
+        except ConfigError as exc:
+            if crec.waiting != ("CreateContainerConfigError", str(exc)):
+                crec.waiting = ("CreateContainerConfigError", str(exc))
+                self._event(pod, "Warning", "Failed", f"Error: {exc}", name)
+            return
+        image = container.get("image", "")
+        if container.get("imagePullPolicy") == "Always":
+            self._event(pod, "Normal", "Pulling", f'Pulling image "{image}"', name)
+            self._event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in 1.2s (1.2s including '
+                        "waiting). Image size: 52428800 bytes.", name)
+        else:
+            self._event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine', name)
+        self._event(pod, "Normal", "Created", f"Created container: {name}", name)
+        self._event(pod, "Normal", "Started", f"Started container {name}", name)
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+        inputs = {"command": command_line(container, env), "env": env,
+                  "files": mounted_files(self.store, pod, container),
+                  "memory_limit_mb": memory_mb(limit) if limit is not None else None}
+        seed = zlib.crc32(f"{self.engine.seed}/{pod['metadata']['namespace']}/{pod['metadata']['name']}/{name}/"
+                          f"{crec.restarts + (crec.current is not None)}".encode())
+        inputs["seed"] = seed
+        run = self._run(pod, inputs, now)
+        container_id = "containerd://" + hashlib.sha256(f"{pod['metadata']['uid']}/{name}/{now}/{seed}".encode()) \
+            .hexdigest()
+        inst = Instance(now, inputs, run, [(now, line) for line in run.logs], container_id, answers_since=now,
+                        world=world)
+        if crec.current is not None:
+            crec.previous = crec.current
+            crec.restarts += 1
+        crec.current, crec.waiting = inst, None
+        if run.exit_code is not None:
+            crec.wake = now + EXIT_AFTER_S
+        else:
+            self._probe(pod, record, container, crec, inst, now, world)
+
+    def _run(self, pod: Obj, inputs: dict[str, Any], now: float) -> Any:
+        if self.runner is None:
+            self.runner = _default_runner()
+        try:
+            return self.runner(command=list(inputs["command"]), env=dict(inputs["env"]), files=dict(inputs["files"]),
+                               memory_limit_mb=inputs["memory_limit_mb"],
+                               resolve=resolver(self.store, pod["metadata"]["namespace"]),
+                               lookup=lookup(self.store, pod["metadata"]["namespace"]), now=now, seed=inputs["seed"])
+        except Exception as exc:  # a broken program must not take the node down: the container fails instead
+            return types.SimpleNamespace(logs=(f"simulator: the program could not run: {exc!r}",), exit_code=1,
+                                         reason="Error", memory_mb=0.0, ready=False, live=False, port=None)
+
+    def _finish(self, pod: Obj, inst: Instance, when: float, code: int, reason: str) -> None:
+        inst.finished, inst.exit_code, inst.reason, inst.ready = when, code, reason, False
+        if reason == "OOMKilled":
+            node = self.store.get("nodes", "", pod["spec"].get("nodeName", ""))
+            if node is not None:
+                rss = int(float(inst.run.memory_mb or 0) * 1024)
+                pid = 1000 + zlib.crc32(inst.container_id.encode()) % 30000
+                self.engine.events.emit(node, "Warning", "OOMKilling", f"Memory cgroup out of memory: Killed process "
+                                        f"{pid} (python) total-vm:{rss + 24000}kB, anon-rss:{rss}kB, file-rss:0kB, "
+                                        "shmem-rss:0kB, UID:0 pgtables:512kB oom_score_adj:984",
+                                        "kernel-monitor", node["metadata"]["name"])
+
+    def _probe(self, pod: Obj, record: PodRecord, container: Obj, crec: ContainerRecord, inst: Instance,
+               now: float, world: Any) -> None:
+        """Readiness and liveness from the program's answers, with initialDelay/period/failureThreshold timing."""
+        ready_probe, live_probe = container.get("readinessProbe"), container.get("livenessProbe")
+        if world != inst.world and (ready_probe or live_probe):
+            inst.world = world
+            fresh = self._run(pod, inst.inputs, now)
+            if fresh.exit_code is None and (fresh.ready, fresh.live, fresh.port) != \
+                    (inst.run.ready, inst.run.live, inst.run.port):
+                inst.run = types.SimpleNamespace(**{**vars_of(inst.run), "ready": fresh.ready, "live": fresh.live,
+                                                    "port": fresh.port})
+                inst.answers_since = now
+        wakes = []
+        if not ready_probe:
+            inst.ready = True
+        else:
+            first = max(inst.started + ready_probe.get("initialDelaySeconds", 0), inst.answers_since)
+            period = ready_probe.get("periodSeconds", 10)
+            if probe_passes(ready_probe, container, inst.run, "ready"):
+                inst.ready = now >= first
+                wakes.append(first)
+            else:
+                fail_at = first + period * (ready_probe.get("failureThreshold", 3) - 1)
+                inst.ready = inst.ready and now < fail_at
+                wakes.append(fail_at)
+                if now >= first:
+                    self._event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + probe_failure(
+                        ready_probe, container, inst.run, record.ip), container["name"],
+                        count=int((now - first) // period) + 1)
+        if live_probe and not probe_passes(live_probe, container, inst.run, "live"):
+            first = max(inst.started + live_probe.get("initialDelaySeconds", 0), inst.answers_since)
+            threshold = live_probe.get("failureThreshold", 3)
+            kill_at = first + live_probe.get("periodSeconds", 10) * (threshold - 1)
+            wakes.append(kill_at)
+            if now >= kill_at:
+                name = container["name"]
+                self._event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + probe_failure(
+                    live_probe, container, inst.run, record.ip), name, count=threshold)
+                self._event(pod, "Normal", "Killing", f"Container {name} failed liveness probe, will be restarted",
+                            name)
+                self._finish(pod, inst, now, 137, "Error")
+        future = [w for w in wakes if w > now]
+        crec.wake = min(future) if future else None
+
+
+def vars_of(run: Any) -> dict[str, Any]:
+    """A ContainerRun's fields as a dict (works for dataclasses and namespaces alike)."""
+    keys = ("logs", "exit_code", "reason", "memory_mb", "ready", "live", "port")
+    return {k: getattr(run, k, None) for k in keys}

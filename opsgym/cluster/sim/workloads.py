@@ -1,0 +1,367 @@
+"""The Deployment and ReplicaSet controllers: rolling updates, Recreate, scaling, revisions and rollout status.
+
+Revisions live in ``deployment.kubernetes.io/revision`` annotations on the ReplicaSets, which is what
+``kubectl rollout history`` and ``rollout undo`` read; the rolling-update arithmetic (maxSurge rounded up,
+maxUnavailable rounded down, unhealthy old replicas cleaned up first) follows kube-controller-manager.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from typing import TYPE_CHECKING, Any
+
+from opsgym.cluster.sim.controllers import pod_ready, set_condition
+from opsgym.cluster.sim.kinds import lookup
+from opsgym.cluster.sim.selectors import matches_selector
+
+if TYPE_CHECKING:
+    from opsgym.cluster.sim.engine import Engine
+
+__all__ = ["WorkloadControllers", "template_hash"]
+
+Obj = dict[str, Any]
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def template_hash(template: Obj, collisions: int = 0) -> str:
+    """A stable short hash of a pod template (FNV-1a, rendered with apimachinery's safe alphabet)."""
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode() + str(collisions).encode()
+    value = 0x811C9DC5
+    for byte in data:
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return "".join(SAFE[ord(ch) % len(SAFE)] for ch in str(value))
+
+
+def _without_hash(template: Obj) -> Obj:
+    template = copy.deepcopy(template or {})
+    (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+    return template
+
+
+def _owned_by(obj: Obj, owner: Obj) -> bool:
+    return any(r.get("uid") == owner["metadata"]["uid"] and r.get("controller")
+               for r in obj["metadata"].get("ownerReferences") or [])
+
+
+def _owner_ref(owner: Obj) -> Obj:
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def _scaled(value: Any, total: int, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        try:
+            share = float(value[:-1]) * total / 100
+        except ValueError:
+            return 0
+        return math.ceil(share) if round_up else math.floor(share)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _active(pod: Obj) -> bool:
+    return not pod["metadata"].get("deletionTimestamp") and \
+        (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+class WorkloadControllers:
+    """Deployment → ReplicaSet → Pod reconciliation."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.store = engine.store
+
+    def run(self) -> None:
+        for deploy in self.store.items("deployments"):
+            if not deploy["metadata"].get("deletionTimestamp"):
+                self._deployment(deploy)
+        for rs in self.store.items("replicasets"):
+            if not rs["metadata"].get("deletionTimestamp"):
+                self._replicaset(rs)
+
+    def next_timer(self) -> float | None:
+        """Instants when a pod becomes available (minReadySeconds) or a rollout misses its deadline."""
+        now, times = self.engine.clock.now, []
+        for rs in self.store.items("replicasets"):
+            min_ready = (rs.get("spec") or {}).get("minReadySeconds", 0)
+            if min_ready:
+                for pod in self.store.items("pods", rs["metadata"]["namespace"]):
+                    since = self._ready_since(pod)
+                    if _owned_by(pod, rs) and since is not None and since + min_ready > now:
+                        times.append(since + min_ready)
+        for deploy in self.store.items("deployments"):
+            cond = next((c for c in (deploy.get("status") or {}).get("conditions") or []
+                         if c["type"] == "Progressing"), None)
+            if cond and cond.get("reason") in ("ReplicaSetUpdated", "NewReplicaSetCreated", "FoundNewReplicaSet"):
+                last = self.engine.parse(cond.get("lastUpdateTime"))
+                deadline = (deploy.get("spec") or {}).get("progressDeadlineSeconds", 600)
+                if last is not None and last + deadline + 1 > now:
+                    times.append(last + deadline + 1)
+        return min(times) if times else None
+
+    def _ready_since(self, pod: Obj) -> float | None:
+        cond = next((c for c in (pod.get("status") or {}).get("conditions") or []
+                     if c.get("type") == "Ready" and c.get("status") == "True"), None)
+        return self.engine.parse(cond.get("lastTransitionTime")) if cond else None
+
+    # ------------------------------------------------------------------------------------------------ ReplicaSet
+    def _replicaset(self, rs: Obj) -> None:
+        namespace, spec = rs["metadata"]["namespace"], rs.get("spec") or {}
+        pods = [p for p in self.store.items("pods", namespace) if _owned_by(p, rs) and _active(p)]
+        diff = len(pods) - spec.get("replicas", 1)
+        api, events = self.engine.api, self.engine.events
+        if diff < 0:
+            template = spec.get("template") or {}
+            for _ in range(-diff):
+                meta = copy.deepcopy(template.get("metadata") or {})
+                meta.update(generateName=rs["metadata"]["name"] + "-", ownerReferences=[_owner_ref(rs)])
+                meta.pop("name", None)
+                pod, _ = api.create(lookup("pods"), namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                                                                 "spec": copy.deepcopy(template.get("spec") or {})})
+                events.emit(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
+                            "replicaset-controller")
+        elif diff > 0:
+            phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+            def doomed_first(pod: Obj) -> tuple:
+                restarts = sum(c.get("restartCount", 0) for c in (pod.get("status") or {}).get("containerStatuses")
+                               or [])
+                return (bool(pod["spec"].get("nodeName")), phase_rank.get(pod["status"].get("phase"), 1),
+                        pod_ready(pod), -restarts, [-ord(c) for c in pod["metadata"]["creationTimestamp"]],
+                        pod["metadata"]["name"])
+
+            for pod in sorted(pods, key=doomed_first)[:diff]:
+                api.delete(lookup("pods"), namespace, pod["metadata"]["name"])
+                events.emit(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
+                            "replicaset-controller")
+        self._rs_status(rs)
+
+    def _rs_status(self, rs: Obj) -> None:
+        rs = self.store.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
+        pods = [p for p in self.store.items("pods", rs["metadata"]["namespace"]) if _owned_by(p, rs) and _active(p)]
+        min_ready = (rs.get("spec") or {}).get("minReadySeconds", 0)
+        now = self.engine.clock.now
+        ready = [p for p in pods if pod_ready(p)]
+        available = [p for p in ready if (self._ready_since(p) or now) + min_ready <= now]
+        selector = (rs.get("spec") or {}).get("selector")
+        status = {"replicas": len(pods),
+                  "fullyLabeledReplicas": sum(matches_selector(selector, p["metadata"].get("labels")) for p in pods),
+                  "readyReplicas": len(ready), "availableReplicas": len(available),
+                  "observedGeneration": rs["metadata"].get("generation", 1)}
+        status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+        if rs.get("status") != status:
+            fresh = copy.deepcopy(rs)
+            fresh["status"] = status
+            self.store.put("replicasets", fresh)
+
+    # ------------------------------------------------------------------------------------------------ Deployment
+    def _deployment(self, deploy: Obj) -> None:
+        namespace, spec = deploy["metadata"]["namespace"], deploy.get("spec") or {}
+        owned = [rs for rs in self.store.items("replicasets", namespace) if _owned_by(rs, deploy)]
+        template = _without_hash(spec.get("template"))
+        new_rs = next((rs for rs in owned if _without_hash((rs.get("spec") or {}).get("template")) == template), None)
+        created = False
+        revisions = [int((rs["metadata"].get("annotations") or {}).get(REVISION, "0") or 0) for rs in owned]
+        top = max(revisions, default=0)
+        if new_rs is None and not spec.get("paused"):
+            new_rs, created = self._new_replicaset(deploy, top + 1), True
+        elif new_rs is not None and int((new_rs["metadata"].get("annotations") or {}).get(REVISION, "0")) < top:
+            fresh = copy.deepcopy(new_rs)
+            annotations = fresh["metadata"].setdefault("annotations", {})
+            history = [h for h in annotations.get("deployment.kubernetes.io/revision-history", "").split(",") if h]
+            annotations["deployment.kubernetes.io/revision-history"] = ",".join([*history, annotations[REVISION]])
+            annotations[REVISION] = str(top + 1)
+            new_rs = self.store.put("replicasets", fresh)
+        olds = sorted((rs for rs in owned if new_rs is None or rs["metadata"]["uid"] != new_rs["metadata"]["uid"]),
+                      key=lambda rs: (rs["metadata"]["creationTimestamp"], rs["metadata"]["name"]))
+        desired = spec.get("replicas", 1)
+        if new_rs is not None and not spec.get("paused"):
+            if (spec.get("strategy") or {}).get("type") == "Recreate":
+                self._recreate(deploy, new_rs, olds, desired)
+            else:
+                self._rolling(deploy, new_rs, olds, desired)
+        self._cleanup(deploy, olds)
+        self._deployment_status(deploy, created)
+
+    def _new_replicaset(self, deploy: Obj, revision: int) -> Obj:
+        spec = deploy["spec"]
+        pod_hash = template_hash(spec.get("template") or {}, (deploy.get("status") or {}).get("collisionCount", 0))
+        template = copy.deepcopy(spec.get("template") or {})
+        template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
+        selector = copy.deepcopy(spec.get("selector") or {})
+        selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+        annotations = {k: v for k, v in (deploy["metadata"].get("annotations") or {}).items()
+                       if k != "kubectl.kubernetes.io/last-applied-configuration" and
+                       not k.startswith("deployment.kubernetes.io/")}
+        annotations.update({REVISION: str(revision), "deployment.kubernetes.io/desired-replicas":
+                            str(spec.get("replicas", 1)), "deployment.kubernetes.io/max-replicas":
+                            str(spec.get("replicas", 1) + self._surge(deploy))})
+        labels = dict(template["metadata"]["labels"])
+        rs, _ = self.engine.api.create(lookup("replicasets"), deploy["metadata"]["namespace"], {
+            "metadata": {"name": f"{deploy['metadata']['name']}-{pod_hash}", "labels": labels,
+                         "annotations": annotations, "ownerReferences": [_owner_ref(deploy)]},
+            "spec": {"replicas": 0, "minReadySeconds": spec.get("minReadySeconds", 0), "selector": selector,
+                     "template": template}})
+        return rs
+
+    def _surge(self, deploy: Obj) -> int:
+        rolling = ((deploy.get("spec") or {}).get("strategy") or {}).get("rollingUpdate") or {}
+        return _scaled(rolling.get("maxSurge", "25%"), deploy["spec"].get("replicas", 1), round_up=True)
+
+    def _scale(self, deploy: Obj, rs: Obj, replicas: int) -> Obj:
+        rs = self.store.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
+        before = rs["spec"].get("replicas", 0)
+        if before == replicas:
+            return rs
+        fresh = copy.deepcopy(rs)
+        fresh["spec"]["replicas"] = replicas
+        fresh["metadata"]["generation"] = fresh["metadata"].get("generation", 1) + 1
+        annotations = fresh["metadata"].setdefault("annotations", {})
+        annotations["deployment.kubernetes.io/desired-replicas"] = str(deploy["spec"].get("replicas", 1))
+        annotations["deployment.kubernetes.io/max-replicas"] = str(deploy["spec"].get("replicas", 1) +
+                                                                   self._surge(deploy))
+        direction = "up" if replicas > before else "down"
+        self.engine.events.emit(deploy, "Normal", "ScalingReplicaSet", f"Scaled {direction} replica set "
+                                f"{rs['metadata']['name']} from {before} to {replicas}", "deployment-controller")
+        return self.store.put("replicasets", fresh)
+
+    def _recreate(self, deploy: Obj, new_rs: Obj, olds: list[Obj], desired: int) -> None:
+        for rs in olds:
+            self._scale(deploy, rs, 0)
+        namespace = deploy["metadata"]["namespace"]
+        if not any(_owned_by(p, rs) for rs in olds for p in self.store.items("pods", namespace)):
+            self._scale(deploy, new_rs, desired)
+
+    def _rolling(self, deploy: Obj, new_rs: Obj, olds: list[Obj], desired: int) -> None:
+        olds = [self.store.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
+                for rs in olds]
+        if not any(rs["spec"].get("replicas", 0) for rs in olds):
+            self._scale(deploy, new_rs, desired)
+            return
+        rolling = (deploy["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+        surge = _scaled(rolling.get("maxSurge", "25%"), desired, round_up=True)
+        unavailable = _scaled(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+        if surge == 0 and unavailable == 0:
+            unavailable = 1
+        everything = [new_rs, *olds]
+        total = sum(rs["spec"].get("replicas", 0) for rs in everything)
+        new_count = new_rs["spec"].get("replicas", 0)
+        if new_count > desired:
+            new_rs = self._scale(deploy, new_rs, desired)
+        elif new_count < desired and total < desired + surge:
+            new_rs = self._scale(deploy, new_rs, new_count + min(desired + surge - total, desired - new_count))
+        everything = [new_rs, *olds]
+        all_pods = sum(rs["spec"].get("replicas", 0) for rs in everything)
+        min_available = desired - unavailable
+        new_unavailable = new_rs["spec"].get("replicas", 0) - (new_rs.get("status") or {}).get("availableReplicas", 0)
+        budget = all_pods - min_available - new_unavailable
+        for i, rs in enumerate(olds):
+            if budget <= 0:
+                break
+            unhealthy = rs["spec"].get("replicas", 0) - (rs.get("status") or {}).get("availableReplicas", 0)
+            if unhealthy > 0:
+                cut = min(budget, unhealthy)
+                olds[i] = self._scale(deploy, rs, rs["spec"]["replicas"] - cut)
+                budget -= cut
+        available = sum((rs.get("status") or {}).get("availableReplicas", 0) for rs in [new_rs, *olds])
+        budget = available - min_available
+        for rs in olds:
+            if budget <= 0:
+                break
+            count = rs["spec"].get("replicas", 0)
+            if count:
+                cut = min(count, budget)
+                self._scale(deploy, rs, count - cut)
+                budget -= cut
+
+    def _cleanup(self, deploy: Obj, olds: list[Obj]) -> None:
+        limit = deploy["spec"].get("revisionHistoryLimit", 10)
+        idle = [rs for rs in olds if (self.store.get("replicasets", rs["metadata"]["namespace"],
+                                                     rs["metadata"]["name"]) or rs)["spec"].get("replicas", 0) == 0
+                and not (rs.get("status") or {}).get("replicas")]
+        for rs in idle[:max(0, len(idle) - limit)]:
+            self.engine.api.delete(lookup("replicasets"), rs["metadata"]["namespace"], rs["metadata"]["name"])
+
+    def _deployment_status(self, deploy: Obj, created: bool) -> None:
+        namespace, spec = deploy["metadata"]["namespace"], deploy["spec"]
+        owned = [rs for rs in self.store.items("replicasets", namespace) if _owned_by(rs, deploy)]
+        template = _without_hash(spec.get("template"))
+        new_rs = next((rs for rs in owned if _without_hash(rs["spec"].get("template")) == template), None)
+        desired = spec.get("replicas", 1)
+
+        def total(key: str, items: list[Obj]) -> int:
+            return sum((rs.get("status") or {}).get(key, 0) for rs in items)
+
+        old_status = deploy.get("status") or {}
+        status: Obj = {"observedGeneration": deploy["metadata"].get("generation", 1),
+                       "replicas": total("replicas", owned),
+                       "updatedReplicas": total("replicas", [new_rs] if new_rs else []),
+                       "readyReplicas": total("readyReplicas", owned),
+                       "availableReplicas": total("availableReplicas", owned)}
+        status["unavailableReplicas"] = max(0, desired - status["availableReplicas"])
+        status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
+        if old_status.get("collisionCount"):
+            status["collisionCount"] = old_status["collisionCount"]
+        now = self.engine.stamp()
+        conditions = copy.deepcopy(old_status.get("conditions") or [])
+        rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+        max_unavailable = _scaled(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+        if status.get("availableReplicas", 0) >= desired - max_unavailable:
+            set_condition(conditions, "Available", "True", now, "MinimumReplicasAvailable",
+                          "Deployment has minimum availability.")
+        else:
+            set_condition(conditions, "Available", "False", now, "MinimumReplicasUnavailable",
+                          "Deployment does not have minimum availability.")
+        self._progress(deploy, conditions, status, old_status, new_rs, created, now)
+        for cond in conditions:
+            cond.pop("lastProbeTime", None)
+            cond.setdefault("lastUpdateTime", now)
+        status["conditions"] = sorted(conditions, key=lambda c: c["type"] != "Available")
+        if status != old_status:
+            fresh = copy.deepcopy(deploy)
+            fresh["status"] = status
+            if new_rs is not None:
+                fresh["metadata"].setdefault("annotations", {})[REVISION] = \
+                    (new_rs["metadata"].get("annotations") or {}).get(REVISION, "1")
+            self.store.put("deployments", fresh)
+
+    def _progress(self, deploy: Obj, conditions: list[Obj], status: Obj, old: Obj, new_rs: Obj | None,
+                  created: bool, now: str) -> None:
+        if new_rs is None:
+            return
+        name = new_rs["metadata"]["name"]
+        desired = deploy["spec"].get("replicas", 1)
+        current = next((c for c in conditions if c["type"] == "Progressing"), None)
+        complete = status.get("updatedReplicas", 0) == desired and status.get("replicas", 0) == desired and \
+            status.get("availableReplicas", 0) == desired
+        if deploy["spec"].get("paused"):
+            reason, message, state = "DeploymentPaused", "Deployment is paused", "Unknown"
+        elif created:
+            reason, message, state = "NewReplicaSetCreated", f'Created new replica set "{name}"', "True"
+        elif complete:
+            reason, message, state = "NewReplicaSetAvailable", f'ReplicaSet "{name}" has successfully progressed.', \
+                "True"
+        elif current is None:
+            reason, message, state = "FoundNewReplicaSet", f'Found new replica set "{name}"', "True"
+        elif any(status.get(k, 0) != old.get(k, 0) for k in ("updatedReplicas", "readyReplicas",
+                                                             "availableReplicas", "replicas")):
+            reason, message, state = "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', "True"
+        else:
+            last = self.engine.parse(current.get("lastUpdateTime")) or self.engine.clock.now
+            if current.get("reason") != "ProgressDeadlineExceeded" and current.get("reason") != \
+                    "NewReplicaSetAvailable" and self.engine.clock.now - last > \
+                    deploy["spec"].get("progressDeadlineSeconds", 600):
+                set_condition(conditions, "Progressing", "False", now, "ProgressDeadlineExceeded",
+                              f'ReplicaSet "{name}" has timed out progressing.')
+                current["lastUpdateTime"] = now
+            return
+        if current is not None and (current.get("reason"), current.get("message")) == (reason, message):
+            return
+        set_condition(conditions, "Progressing", state, now, reason, message)
+        next(c for c in conditions if c["type"] == "Progressing")["lastUpdateTime"] = now

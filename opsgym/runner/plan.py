@@ -1,0 +1,209 @@
+"""Planning a run: the matrix (envs × agents × LLM configs × perturbations × seeds × repeats) as a list of episodes.
+
+Everything a user can misspell is resolved here, before any episode starts: env ids and globs (``opsgym/SRE-*``),
+suites (``opsgym/SWE-Lite``), agent names and their options, LLM backend names, perturbation names. A mistake fails
+with :class:`~opsgym.errors.UnknownNameError` and its suggestions instead of surfacing in episode 37 of 200.
+Each planned episode gets a stable key (a hash of what defines it), which is what ``--resume`` matches on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib
+import inspect
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from opsgym import plugins
+from opsgym.errors import RunConfigError, UnknownNameError
+from opsgym.llm.base import parse_spec
+from opsgym.record import RunSpec
+
+__all__ = [
+    "AgentSpec",
+    "RunPlan",
+    "accepts_llm",
+    "episode_key",
+    "parse_agent",
+    "parse_seeds",
+    "resolve_env_ids",
+]
+
+_GLOB_CHARS = set("*?[")
+
+
+class AgentSpec(BaseModel):
+    """An agent name and its options (``--agent random:max_words=6``)."""
+
+    name: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+def parse_agent(text: str) -> AgentSpec:
+    """Parse ``NAME`` or ``NAME:key=value,key=value`` (values are YAML scalars: ``0.2``, ``true``, ``abc``)."""
+    name, _, options = text.partition(":")
+    config: dict[str, Any] = {}
+    for item in filter(None, (o.strip() for o in options.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise RunConfigError(f"agent option {item!r} in {text!r} is not key=value; write e.g. 'random:max_words=6'")
+        config[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return AgentSpec(name=name.strip(), config=config)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """Parse ``0-9``, ``0,3,7`` or a mix (``0-4,10``) into a sorted list of distinct non-negative seeds."""
+    seeds: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, dash, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi if dash else lo)
+        except ValueError:
+            first, last = 0, -1
+        if first < 0 or last < first:
+            raise RunConfigError(f"bad seed list {text!r}: write non-negative seeds like '0-9', '0,3,7' or '0-4,10'")
+        seeds.update(range(first, last + 1))
+    if not seeds:
+        raise RunConfigError(f"seed list {text!r} names no seeds")
+    return sorted(seeds)
+
+
+def accepts_llm(factory: Any) -> bool:
+    """Whether an agent factory takes an ``llm`` (only such agents are multiplied across ``--llm`` configs)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return "llm" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
+def _check_agent_options(agent: AgentSpec, factory: Any, with_llm: bool) -> None:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    options = dict(agent.config, **({"llm": None} if with_llm else {}))
+    try:
+        signature.bind_partial(**options)
+    except TypeError as exc:
+        known = [n for n, p in signature.parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        raise RunConfigError(f"agent {agent.name!r} does not take these options: {exc}. "
+                          f"Its options: {', '.join(known) or '(none)'}") from None
+
+
+def _opsgym_suites() -> dict[str, list[str]]:
+    suites: dict[str, list[str]] = {}
+    for name, entry in plugins.entries("task").items():
+        for suite in getattr(entry.factory, "suites", []):
+            suites.setdefault(suite, []).append(name)
+    return suites
+
+
+def resolve_env_ids(patterns: list[str]) -> list[str]:
+    """Expand ids, globs and suites into registered Gymnasium ids, in the order given, without duplicates.
+
+    ``module:id`` imports ``module`` first (Gymnasium's own convention), so third-party envs can be run too.
+    """
+    import gymnasium as gym
+
+    import opsgym  # noqa: F401  (registers opsgym/* ids)
+
+    resolved: list[str] = []
+    for pattern in patterns:
+        module, sep, env_pattern = pattern.partition(":")
+        if sep and "/" not in module:
+            try:
+                importlib.import_module(module)
+            except ImportError as exc:
+                raise RunConfigError(f"--env {pattern!r}: cannot import module {module!r}: {exc}") from None
+            prefix = module + ":"
+        else:
+            env_pattern, prefix = pattern, ""
+        namespace = env_pattern.split("/", 1)[0] if "/" in env_pattern else None
+        known = sorted(i for i in gym.registry if namespace is None or i.startswith(namespace + "/"))
+        if _GLOB_CHARS & set(env_pattern):
+            matches = fnmatch.filter(known, env_pattern)
+            if not matches:
+                raise UnknownNameError("env", env_pattern, known)
+        elif env_pattern in gym.registry:
+            matches = [env_pattern]
+        elif namespace == "opsgym" and env_pattern.split("/", 1)[1] in _opsgym_suites():
+            matches = [f"opsgym/{t}" for t in sorted(_opsgym_suites()[env_pattern.split("/", 1)[1]])]
+        else:
+            raise UnknownNameError("env", env_pattern, known + [f"opsgym/{s}" for s in _opsgym_suites()])
+        resolved += [prefix + m for m in matches if prefix + m not in resolved]
+    return resolved
+
+
+def episode_key(**fields: Any) -> str:
+    """A stable 16-hex-digit id of what defines an episode (same inputs → same key, across processes)."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class RunPlan(BaseModel):
+    """A run's matrix, stored as ``run.json`` so ``--resume`` replans exactly the same episodes."""
+
+    run_id: str = Field(default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    envs: list[str]
+    seeds: list[int]
+    repeats: int = Field(1, ge=1)
+    perturbations: list[str | None] = Field(default_factory=lambda: [None])
+    agents: list[AgentSpec]
+    llms: list[str] = Field(default_factory=list)
+    llm_config: dict[str, Any] = Field(default_factory=dict)
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    created_at: float = Field(default_factory=time.time)
+    env_ids: list[str] = Field(default_factory=list, description="what envs resolved to when the run started")
+    planned: int = Field(0, description="number of planned episodes, for readers that do not replan")
+
+    def matrix(self) -> dict[str, Any]:
+        """The fields that decide which episodes exist (compared on ``--resume``)."""
+        return self.model_dump(exclude={"run_id", "created_at", "env_ids", "planned"})
+
+    def validate_names(self) -> list[str]:
+        """Check every name against the registries; return the resolved env ids."""
+        env_ids = resolve_env_ids(self.envs)
+        for pert in filter(None, self.perturbations):
+            for name in pert.split("+"):
+                plugins.get("perturbation", name.strip())
+        for llm in self.llms:
+            try:
+                name = parse_spec(llm)[0]
+            except ValueError as exc:
+                raise RunConfigError(f"--llm {llm!r}: {exc}") from None
+            plugins.get("llm backend", name)
+        factories = {agent.name: plugins.get("agent", agent.name).factory for agent in self.agents}
+        for agent in self.agents:
+            _check_agent_options(agent, factories[agent.name], bool(self.llms) and accepts_llm(factories[agent.name]))
+        if self.llms and not any(accepts_llm(f) for f in factories.values()):
+            raise RunConfigError(f"--llm was given but none of the agents ({', '.join(factories)}) takes an LLM; "
+                              "add an LLM agent, e.g. --agent react")
+        return env_ids
+
+    def episodes(self, env_ids: list[str] | None = None) -> list[RunSpec]:
+        """Every planned episode, in a stable order (env, agent, llm, perturbation, seed, repeat)."""
+        env_ids = env_ids if env_ids is not None else self.validate_names()
+        tasks = plugins.entries("task")
+        cells = [(agent, llm) for agent in self.agents
+                 for llm in (self.llms if self.llms and accepts_llm(plugins.get("agent", agent.name).factory)
+                             else [None])]
+        specs: dict[str, RunSpec] = {}
+        for env_id, (agent, llm), pert, seed, repeat in itertools.product(
+                env_ids, cells, self.perturbations, self.seeds, range(self.repeats)):
+            task_id = env_id.rpartition("/")[2] if env_id.split(":")[-1].startswith("opsgym/") else ""
+            identity: dict[str, Any] = {
+                "env_id": env_id, "seed": seed, "repeat": repeat, "perturbation": pert, "agent": agent.name,
+                "agent_config": agent.config, "llm": llm, "llm_config": self.llm_config if llm else {},
+                "env_kwargs": self.env_kwargs}
+            key = episode_key(**identity)
+            task = tasks.get(task_id)
+            specs.setdefault(key, RunSpec(run_id=self.run_id, episode_key=key, task_id=task_id,
+                                          task_version=task.factory.version if task else "", **identity))
+        return list(specs.values())

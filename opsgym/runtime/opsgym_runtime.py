@@ -1,0 +1,323 @@
+"""opsgym_runtime: the small API that opsgym's service programs are written against.
+
+This one file is shipped into the cluster next to the programs (in the programs ConfigMap, mounted at ``/app``), so
+on a real cluster ``python /app/cart.py`` runs with nothing but the standard library: it reads its environment and
+config files, logs to stdout, connects to its dependencies over TCP, really allocates memory, answers HTTP probes and
+exits with real exit codes. The embedded cluster runs the *same* file and the *same* programs with a simulated host
+swapped in (``opsgym.runtime.sim``), so whatever fixes a task on the simulator fixes it on kind.
+
+Everything that touches the outside world goes through ``_host``; the rest (log formats, config parsing, dependency
+policy) is shared by both worlds by construction. A program looks like::
+
+    import opsgym_runtime as rt
+
+    cfg = rt.read_config("/etc/shop/cart.conf")
+    rt.dependency("kv", rt.env("KV_ADDR", "kv:6379"))
+    rt.allocate(int(cfg["cache_mb"]), what="item cache")
+    rt.serve(int(rt.env("PORT", "8080")))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random as _random
+import sys
+import time
+
+__all__ = [
+    "Config",
+    "allocate",
+    "argv",
+    "debug",
+    "dependency",
+    "env",
+    "error",
+    "exit",
+    "fail",
+    "info",
+    "log",
+    "now",
+    "random",
+    "read_config",
+    "read_file",
+    "serve",
+    "service",
+    "sleep",
+    "warning",
+]
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "warn": 30, "error": 40, "fatal": 50}
+PROBE_PATHS = {"live": ("/healthz", "/livez"), "ready": ("/ready", "/readyz")}
+
+
+class _Host:
+    """The real world: process environment, files, stdout, sockets, memory, an HTTP server, the process exit."""
+
+    def __init__(self) -> None:
+        self.argv = list(sys.argv)
+        self.random = _random.Random()
+        self._held: list[bytearray] = []
+        self.allocated_mb = 0.0
+
+    def environ(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def read_file(self, path: str) -> str:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+
+    def now(self) -> float:
+        return time.time()
+
+    def write(self, line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def exit(self, code: int) -> None:
+        sys.stdout.flush()
+        sys.exit(code)
+
+    def allocate(self, mb: float) -> None:
+        # Touch every page so the memory really counts against the container's cgroup (calloc'd zeros would not).
+        self._held.append(bytearray(b"\x5a") * int(mb * 1024 * 1024))
+        self.allocated_mb += mb
+
+    def connect(self, host: str, port: int, timeout_s: float) -> str:
+        import socket
+
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            return f"unresolvable: {exc}"
+        try:
+            with socket.create_connection((host, port), timeout=timeout_s):
+                return "ok"
+        except TimeoutError:
+            return "timeout: timed out"
+        except OSError as exc:
+            return f"refused: {exc}"
+
+    def serve(self, port: int, ready, live, status: dict, listening) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path in PROBE_PATHS["live"]:
+                    ok, body = _answer(live), "alive"
+                elif self.path in PROBE_PATHS["ready"]:
+                    ok, body = _answer(ready), "ready"
+                elif self.path == "/":
+                    ok, body = True, json.dumps(status, sort_keys=True)
+                else:
+                    self.send_error(404)
+                    return
+                data = (body if ok else "not " + body).encode()
+                self.send_response(200 if ok else 503)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:  # probes every few seconds would drown the program's own logs
+                return
+
+        server = ThreadingHTTPServer(("", port), Handler)
+        server.daemon_threads = True
+        listening()
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+
+def _answer(probe) -> bool:
+    return bool(probe() if callable(probe) else probe)
+
+
+_host = _Host()
+_state = {"fields": {}}
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """An environment variable (from the Deployment's ``env``/``envFrom``), or ``default``."""
+    return _host.environ().get(name, default)
+
+
+def argv() -> list[str]:
+    """The program's arguments, ``argv()[0]`` being the program path."""
+    return list(_host.argv)
+
+
+def service() -> str:
+    """The service's name: ``SERVICE_NAME``, else the program file's stem."""
+    name = env("SERVICE_NAME")
+    if name:
+        return name
+    path = argv()[0] if argv() else "service"
+    return os.path.splitext(os.path.basename(path))[0] or "service"
+
+
+def now() -> float:
+    """Seconds since the epoch (the cluster's virtual clock on the embedded cluster)."""
+    return _host.now()
+
+
+def sleep(seconds: float) -> None:
+    """Wait ``seconds`` (virtual on the embedded cluster)."""
+    _host.sleep(seconds)
+
+
+def random() -> _random.Random:
+    """The program's random source (seeded per episode on the embedded cluster, so runs are reproducible)."""
+    return _host.random
+
+
+def _timestamp(t: float) -> str:
+    ms = round((t - int(t)) * 1000)
+    base = int(t) + (1 if ms == 1000 else 0)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base)) + f".{ms % 1000:03d}Z"
+
+
+def _logfmt_value(value) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' ="\t'):
+        return json.dumps(text)
+    return text
+
+
+def format_line(fmt: str, t: float, level: str, svc: str, msg: str, fields: dict) -> str:
+    """One log line in ``fmt`` (``plain``, ``json`` or ``logfmt``; anything else reads as plain)."""
+    ts = _timestamp(t)
+    if fmt == "json":
+        record = {"ts": ts, "level": level, "service": svc, "msg": msg}
+        record.update({k: v for k, v in fields.items() if k not in record})
+        return json.dumps(record, default=str)
+    if fmt == "logfmt":
+        parts = [f"ts={ts}", f"level={level}", f"service={_logfmt_value(svc)}", f"msg={_logfmt_value(msg)}"]
+        parts += [f"{k}={_logfmt_value(v)}" for k, v in fields.items()]
+        return " ".join(parts)
+    extra = " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields.items())
+    label = "WARN" if level in ("warn", "warning") else level.upper()
+    return f"{ts} {label:<5} [{svc}] {msg}" + (f" {extra}" if extra else "")
+
+
+def log(level: str, msg: str, **fields) -> None:
+    """Write one log line to stdout in ``LOG_FORMAT`` (plain | json | logfmt), if ``LOG_LEVEL`` lets it through."""
+    level = level.lower()
+    threshold = LEVELS.get((env("LOG_LEVEL") or "info").lower(), 20)
+    if LEVELS.get(level, 20) < threshold:
+        return
+    fmt = (env("LOG_FORMAT") or "plain").lower()
+    _host.write(format_line(fmt, now(), level, service(), msg, {**_state["fields"], **fields}))
+
+
+def debug(msg: str, **fields) -> None:
+    log("debug", msg, **fields)
+
+
+def info(msg: str, **fields) -> None:
+    log("info", msg, **fields)
+
+
+def warning(msg: str, **fields) -> None:
+    log("warning", msg, **fields)
+
+
+def error(msg: str, **fields) -> None:
+    log("error", msg, **fields)
+
+
+def exit(code: int = 0) -> None:
+    """End the program with ``code``."""
+    _host.exit(int(code))
+
+
+def fail(msg: str, code: int = 1, **fields) -> None:
+    """Log ``msg`` at level fatal and exit with ``code`` (the usual end of a misconfigured service)."""
+    log("fatal", msg, **fields)
+    exit(code)
+
+
+def read_file(path: str) -> str:
+    """A file's text, e.g. a key of a mounted ConfigMap or Secret. Raises FileNotFoundError like ``open``."""
+    return _host.read_file(path)
+
+
+class Config(dict):
+    """``key = value`` settings read from a file (``#`` starts a comment); values stay strings."""
+
+    def __init__(self, path: str, text: str) -> None:
+        super().__init__()
+        self.path = path
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            key, sep, value = line.partition("=")
+            if not sep:
+                raise ValueError(f"{path}, line {number}: expected 'key = value', got {raw.strip()!r}")
+            self[key.strip()] = value.strip()
+
+    def __missing__(self, key: str) -> str:
+        raise KeyError(f"{key!r} is not set in {self.path}")
+
+
+def read_config(path: str) -> Config:
+    """Parse a ``key = value`` config file (a mounted ConfigMap key)."""
+    return Config(path, read_file(path))
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad address {address!r}: expected host:port")
+    return host, int(port)
+
+
+def dependency(name: str, address: str, *, attempts: int = 3, delay_s: float = 2.0, timeout_s: float = 2.0) -> bool:
+    """Connect to a dependency at ``host:port`` before serving.
+
+    A name that does not resolve is a configuration error, so the service exits 1 after ``attempts`` tries (this is
+    what a wrong host in the env looks like). A dependency that resolves but refuses or times out is merely down,
+    so the service serves degraded rather than cascading its neighbour's outage (returns False) — unless
+    ``STRICT_DEPENDENCIES`` is true, when it exits 1 and lets the kubelet restart it until the dependency is up.
+    """
+    try:
+        host, port = _split_address(address)
+    except ValueError as exc:
+        fail(f"invalid address for dependency {name}: {exc}", dependency=name)
+    result = ""
+    for attempt in range(1, attempts + 1):
+        result = _host.connect(host, port, timeout_s)
+        if result == "ok":
+            info(f"connected to {name}", dependency=name, address=address)
+            return True
+        warning(f"cannot reach {name} at {address}: {result.partition(': ')[2]}", dependency=name,
+                attempt=f"{attempt}/{attempts}")
+        if attempt < attempts:
+            sleep(delay_s)
+    if result.startswith("unresolvable"):
+        fail(f"dependency {name} at {address} does not resolve; giving up after {attempts} attempts",
+             dependency=name)
+    if (env("STRICT_DEPENDENCIES") or "").lower() in ("1", "true", "yes"):
+        fail(f"{name} unavailable and STRICT_DEPENDENCIES is set; exiting", dependency=name)
+    warning(f"{name} unavailable, serving degraded", dependency=name)
+    return False
+
+
+def allocate(mb: float, what: str = "buffers") -> None:
+    """Hold ``mb`` MiB of memory for the life of the process (a cache, a buffer pool …)."""
+    debug(f"allocating {mb:g} MiB for {what}")
+    _host.allocate(float(mb))
+
+
+def serve(port: int, *, ready=True, live=True, **status) -> None:
+    """Serve the probe endpoints on ``port`` forever: ``/healthz`` (liveness), ``/ready`` (readiness), ``/``.
+
+    ``ready``/``live`` are booleans or zero-argument callables asked on each probe. Never returns.
+    """
+    _host.serve(int(port), ready, live, {"service": service(), **status}, lambda: info("listening", port=port))

@@ -1,0 +1,135 @@
+"""SREScenario: a Kubernetes incident on any cluster backend, driven through the agent's kubectl.
+
+``reset(seed)`` renders the app with the seed's fault and noise, asks the backend to hold exactly those objects and
+waits until the fault is observable (the faulty pods in CrashLoopBackOff). Actions are real kubectl commands through
+:mod:`opsgym.cluster.kubectl`; each advances the backend's clock. ``evaluate()`` lets time pass until the service can
+show it is healthy, then checks the end state through the Kubernetes API — the same checks on every backend.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from kubernetes.client import ApiClient
+
+from opsgym import plugins
+from opsgym.cluster.kubectl import Kubectl
+from opsgym.outcome import Answer
+from opsgym.scenario import ActionResult, Evaluation, Tool
+from opsgym.sre.checks import (
+    Baseline,
+    ClusterView,
+    baseline,
+    crashlooping,
+    field_check,
+    health_checks,
+    restart_marks,
+    workload_checks,
+)
+from opsgym.sre.render import Episode, plan
+from opsgym.tasks import TaskSpec
+
+__all__ = ["SREScenario"]
+
+POLL_S = 15.0
+"""How often the end state is looked at while it settles (virtual seconds on the simulator)."""
+
+
+class SREScenario:
+    """The SRE domain of :class:`opsgym.env.OpsEnv`.
+
+    Args:
+        task: an SRE task (``task.sre`` set, loaded from its folder).
+        backend: a registered cluster backend (``sim``, ``kind``, ``kubeconfig`` …), built once and kept across resets.
+        backend_options: keyword options for the backend factory.
+        perturbations: perturbation objects whose ``scenario(objects)`` rewrites the rendered objects.
+    """
+
+    tools = (Tool("kubectl", "kubectl VERB [TYPE] [NAME] [-n NAMESPACE] ...",
+                  "run kubectl: get, describe, logs, rollout, set, patch, scale, label, delete ..."),)
+
+    def __init__(self, task: TaskSpec, *, backend: str, backend_options: dict[str, Any] | None = None,
+                 perturbations: list[Any] | None = None) -> None:
+        self.task = task
+        self.backend = plugins.create("cluster backend", backend, **dict(backend_options or {}))
+        self.backend.start()
+        self.kubectl = Kubectl(self.backend.kubeconfig)
+        self.perturbations = list(perturbations or [])
+        self.episode: Episode | None = None
+        self.baseline: Baseline | None = None
+        self._judging_s = 0.0
+
+    def _view(self) -> ClusterView:
+        api_client: ApiClient = self.backend.api_client()
+        return ClusterView(api_client)
+
+    def reset(self, seed: int) -> tuple[str, dict[str, Any]]:
+        episode = plan(self.task, seed)
+        rendered: list[list[dict[str, Any]]] = []
+
+        def objects() -> list[dict[str, Any]]:
+            if not rendered:
+                objs = episode.objects()
+                for perturbation in self.perturbations:
+                    objs = perturbation.scenario(objs)
+                rendered.append(objs)
+            return rendered[0]
+
+        others = [s for s in episode.app.services if s != episode.service and episode.replicas[s] > 0]
+
+        def ready(api_client: ApiClient) -> bool:
+            return crashlooping(ClusterView(api_client), episode.namespace, episode.service, others)
+
+        names = "+".join(getattr(p, "name", type(p).__name__) for p in self.perturbations) or "none"
+        key = f"{self.task.id}@{self.task.version}/seed={seed}/perturbations={names}"
+        self.backend.load(key, objects, ready=ready)
+        self.episode, self.baseline = episode, baseline(objects())
+        self._judging_s = 0.0
+        variables = dict(episode.variables)
+        variables["noise"] = list(episode.noise_names)
+        alert = string.Template(self.task.sre.alert).safe_substitute(variables)
+        return alert, variables
+
+    def execute(self, action: str) -> ActionResult:
+        result = self.kubectl.run(action)
+        if result.sim_cost_s:
+            self.backend.advance(result.sim_cost_s)
+        return result
+
+    def observe_answer(self, answer: Answer) -> None:
+        """The answer does not change the end state; nothing to do."""
+
+    def _advance(self, seconds: float) -> None:
+        self.backend.advance(seconds)
+        self._judging_s += seconds
+
+    def evaluate(self) -> Evaluation:
+        """Let the service settle (up to ``settle_s``), then watch it for ``stable_s`` and check the end state."""
+        if self.episode is None or self.baseline is None:
+            return Evaluation(checks=[], remediation_correct=0.0, extra={"error": "reset() was not called"})
+        spec, episode = self.task.sre, self.episode
+        view = self._view()
+        waited = 0.0
+        while waited < spec.settle_s and not self._healthy(view):
+            self._advance(POLL_S)
+            waited += POLL_S
+        before = restart_marks(view, episode.namespace, episode.service)
+        self._advance(spec.stable_s)
+        checks = health_checks(view, self.baseline, episode, before)
+        checks += [field_check(view, c, episode.variables, episode.namespace) for c in spec.checks]
+        gating = [c for c in checks if c.kind in ("remediation", "safety")]
+        correct = 1.0 if gating and all(c.passed for c in gating) else 0.0
+        return Evaluation(checks=checks, remediation_correct=correct,
+                          extra={"settle_s": waited, "stable_s": spec.stable_s, "noise": episode.noise_names})
+
+    def _healthy(self, view: ClusterView) -> bool:
+        checks = workload_checks(view, self.baseline, self.episode.namespace, self.episode.service)
+        return all(c.passed for c in checks)
+
+    def now(self) -> float:
+        """The cluster clock as the agent experienced it: time spent judging the end state is not the agent's."""
+        return self.backend.now() - self._judging_s
+
+    def close(self) -> None:
+        self.backend.close()

