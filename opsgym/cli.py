@@ -35,10 +35,8 @@ def main(
     """IT-operations tasks as Gymnasium environments, scored on unified metrics."""
 
 
-from opsgym.commands import cluster  # noqa: E402,F401
-from opsgym.commands import core  # noqa: E402,F401  (each module registers its commands on `app`)
-from opsgym.commands import llm  # noqa: E402,F401
-from opsgym.commands import run  # noqa: E402,F401
+# Each command module registers its commands on `app` when imported.
+from opsgym.commands import cluster, core, llm, run  # noqa: E402,F401
 
 if __name__ == "__main__":  # pragma: no cover
     app()

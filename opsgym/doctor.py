@@ -38,19 +38,36 @@ def check_kubectl() -> Check:
     return Check("kubectl", code == 0, out.splitlines()[0] if out else path, unlocks)
 
 
-def check_docker() -> Check:
-    unlocks = "the kind backend (real Kubernetes in Docker)"
-    if not shutil.which("docker"):
-        return Check("docker engine", False, "no docker client on PATH", unlocks)
-    code, out = _run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=5)
-    detail = f"engine {out}" if code == 0 else "client only: no engine answers (start dockerd)"
-    return Check("docker engine", code == 0, detail, unlocks)
-
-
 def check_kind() -> Check:
-    path = shutil.which("kind")
-    return Check("kind", path is not None, path or "not on PATH: install kind from its release page or `go install`",
-                 "creating kind clusters for the kind backend")
+    from opsgym.cluster.kind import unavailable_reason
+
+    reason = unavailable_reason()
+    return Check("kind backend", not reason, reason or "Docker engine and kind CLI found",
+                 "SRE tasks on a real kind cluster (`--backend kind`)")
+
+
+def check_kind_leaks() -> Check:
+    from opsgym.cluster.kind import list_leaked_clusters
+    from opsgym.errors import BackendUnavailableError
+
+    unlocks = "knowing no opsgym kind cluster was left running"
+    try:
+        clusters = list_leaked_clusters()
+    except BackendUnavailableError:
+        return Check("kind clusters", True, "no Docker engine: nothing can have leaked", unlocks)
+    leaked = [c for c in clusters if c.leaked]
+    if leaked:
+        return Check("kind clusters", False, "; ".join(f"{c.name}: {c.detail}" for c in leaked), unlocks)
+    others = ", ".join(f"{c.name} ({c.status})" for c in clusters) or "none"
+    return Check("kind clusters", True, f"no leaked clusters; opsgym clusters: {others}", unlocks)
+
+
+def check_kubeconfig() -> Check:
+    from opsgym.cluster.kubeconfig import unavailable_reason
+
+    reason = unavailable_reason()
+    return Check("kubeconfig backend", not reason, reason or "the current context is usable",
+                 "SRE tasks in a namespace of an existing cluster (`--backend kubeconfig`)")
 
 
 def check_bubblewrap() -> Check:
@@ -85,7 +102,8 @@ def check_torch() -> Check:
 
 
 CHECKS: tuple[Callable[[], Check], ...] = (
-    check_kubectl, check_bubblewrap, check_docker, check_kind, check_gpu, check_torch, check_models,
+    check_kubectl, check_bubblewrap, check_kind, check_kind_leaks, check_kubeconfig, check_gpu, check_torch,
+    check_models,
 )
 
 

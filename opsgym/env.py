@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
-from opsgym import spaces  # Text that also works in AsyncVectorEnv shared memory
 
-from opsgym import plugins
+from opsgym import plugins, spaces  # opsgym.spaces.Text: gymnasium's Text, fixed for AsyncVectorEnv shared memory
 from opsgym.errors import InfrastructureError, OpsGymError
 from opsgym.llm.telemetry import Ledger
 from opsgym.outcome import ActionRecord, Answer, Outcome

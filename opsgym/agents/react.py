@@ -31,6 +31,14 @@ Then stop and wait for the Observation. Use only these actions:
 {tools}
 Finish with a submit action as soon as you know the answer."""
 
+DEFAULT_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("[FIRING] KubeDeploymentReplicasMismatch (namespace=demo)\nDeployment web has fewer ready replicas than desired.",
+     "Thought: First I list the pods of every namespace to find the failing one.\nAction: kubectl get pods -A"),
+    ("Observation: NAMESPACE NAME READY STATUS RESTARTS AGE\ndemo web-5d9c7-abcde 0/1 ImagePullBackOff 0 5m",
+     "Thought: The events of the failing pod will say why.\nAction: kubectl describe pod web-5d9c7-abcde -n demo"),
+)
+"""Few-shot turns shown before the task (an invented incident): small models follow the format far better with them."""
+
 DEFAULT_OBSERVATION = "Observation: {observation}"
 _STEPS_LEFT = "\n({left} steps left.)"
 _ACTION_RE = re.compile(r"^\s*\**\s*Action\s*\**\s*:\s*\**\s*", re.IGNORECASE | re.MULTILINE)
@@ -64,6 +72,7 @@ class ReActAgent:
         temperature: sampling temperature (0 = greedy, reproducible).
         context_chars: history budget in characters (≈ 4 per token); older observations are shortened beyond it.
         system_prompt: template with ``{tools}`` (one ``usage  summary`` line per tool).
+        examples: few-shot (observation, answer) turns placed before the task; ``()`` for none.
         observation_template: template with ``{observation}`` for each env answer.
         stop: stop strings, so the model does not invent the observation itself.
         llm_options: extra options when ``llm`` is a spec string.
@@ -72,17 +81,20 @@ class ReActAgent:
     def __init__(self, llm: str | LLMBackend = "hf-prefix", *, max_tokens: int = 96, temperature: float = 0.0,
                  context_chars: int = 24000, system_prompt: str = DEFAULT_SYSTEM_PROMPT,
                  observation_template: str = DEFAULT_OBSERVATION, stop: tuple[str, ...] = ("\nObservation:",),
+                 examples: tuple[tuple[str, str], ...] | list[list[str]] = DEFAULT_EXAMPLES,
                  llm_options: dict[str, Any] | None = None):
         self.llm = create_backend(llm, **(llm_options or {}))
         self.max_tokens, self.temperature = max_tokens, temperature
         self.context_chars = context_chars
         self.system_prompt, self.observation_template = system_prompt, observation_template
         self.stop = list(stop)
+        self.examples = [(str(user), str(assistant)) for user, assistant in examples]
         self.ledger = Ledger()
         self.messages: list[dict[str, Any]] = []
         self._env: Any = None
         self._verbs: set[str] = set()
         self._seed = 0
+        self._first_free = 0
 
     def reset(self, *, seed: int | None = None, env: Any = None, ledger: Ledger | None = None) -> None:
         self._env = env
@@ -104,8 +116,11 @@ class ReActAgent:
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         if not self.messages:
-            self.messages = [{"role": "system", "content": self.system_prompt.format(tools=self._tools_text())},
-                             {"role": "user", "content": observation}]
+            self.messages = [{"role": "system", "content": self.system_prompt.format(tools=self._tools_text())}]
+            for user, assistant in self.examples:
+                self.messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+            self.messages.append({"role": "user", "content": observation})
+            self._first_free = len(self.messages)
         else:
             content = self.observation_template.format(observation=observation)
             left = self._steps_left(info)
@@ -120,8 +135,9 @@ class ReActAgent:
     def _call(self) -> LLMCall:
         try:
             messages = [dict(m) for m in self.messages]
+            seed = self._seed + len(self.ledger.calls)  # reproducible, yet not the same draw every turn
             call = self.llm.chat(messages, max_tokens=self.max_tokens, temperature=self.temperature, stop=self.stop,
-                                 seed=self._seed)
+                                 seed=seed)
         except LLMRequestError as exc:
             if isinstance(exc.call, LLMCall):
                 self.ledger.record(exc.call)
@@ -130,9 +146,9 @@ class ReActAgent:
         return call
 
     def _fit_budget(self) -> None:
-        """Shorten the oldest observations (messages 2…) until the history fits ``context_chars``."""
+        """Shorten the oldest observations (after the task) until the history fits ``context_chars``."""
         total = sum(len(m["content"]) for m in self.messages)
-        for i in range(2, len(self.messages) - 1):
+        for i in range(self._first_free, len(self.messages) - 1):
             message = self.messages[i]
             if total <= self.context_chars:
                 return

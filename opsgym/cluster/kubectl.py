@@ -43,8 +43,7 @@ READ_VERBS = frozenset({"get", "describe", "logs", "top", "events", "api-resourc
 MUTATE_VERBS = frozenset({"scale", "patch", "label", "annotate"})
 SUB_VERBS = {"rollout": {"restart": "mutate", "undo": "mutate", "pause": "mutate", "resume": "mutate",
                          "status": "read", "history": "read"},
-             "set": {"env": "mutate", "image": "mutate", "resources": "mutate"},
-             "auth": {"can-i": "read"}}
+             "set": {"env": "mutate", "image": "mutate", "resources": "mutate"}}
 UNSUPPORTED = {
     "exec": "there is no shell into containers here; read the container's output with `kubectl logs POD "
             "[--previous]` and its state with `kubectl describe pod POD`",
@@ -60,8 +59,7 @@ UNSUPPORTED = {
     "replace": "kubectl replace needs a manifest file; use `kubectl patch TYPE NAME -p ...`",
     "run": "starting new pods is not supported; fix the existing workload",
     "debug": "debug containers are not supported; use `kubectl logs` and `kubectl describe`",
-    "explain": "kubectl explain is not available (the cluster serves no OpenAPI schemas); look at a live object with "
-               "`kubectl get TYPE NAME -o yaml`",
+    "explain": "the cluster serves no OpenAPI schemas; look at a live object with `kubectl get TYPE NAME -o yaml`",
     "wait": "kubectl wait blocks; check progress with `kubectl rollout status deploy/NAME` or `kubectl get pods`",
     "config": "the kubeconfig is fixed for this episode; pass -n NAMESPACE to choose a namespace",
 }
@@ -82,7 +80,8 @@ LONG_VALUE_FLAGS = {"--namespace", "--output", "--selector", "--field-selector",
                     "--replicas", "--current-replicas", "--limits", "--requests", "--containers", "--to-revision",
                     "--revision", "--grace-period", "--cascade", "--timeout", "--dry-run", "--template",
                     "--resource-version", "--from", "--max-log-requests", "--field-manager", "--chunk-size",
-                    "--request-timeout", "--subresource", "--api-group", "--verbs", "--pod-running-timeout", "--raw"}
+                    "--request-timeout", "--subresource", "--api-group", "--verbs", "--pod-running-timeout", "--raw",
+                    "--for", "--types"}
 BOOL_FLAGS = {"-A", "--all-namespaces", "--show-labels", "--no-headers", "--previous", "--timestamps",
               "--all-containers", "--overwrite", "--all", "--force", "--now", "--wide", "--show-kind", "--local",
               "--ignore-not-found", "--list", "--namespaced", "--short", "--show-managed-fields", "--record",
@@ -273,17 +272,22 @@ def parse(action: str, *, default_namespace: str = "default") -> ParsedCommand:
     return command
 
 
+def _is_zero(value: str) -> bool:
+    text = value.strip().lstrip("+")
+    return text.isdigit() and int(text) == 0
+
+
 def _note_flags(command: ParsedCommand, flags: dict[str, list[str]], positionals: list[str]) -> None:
     """Record what penalty rules care about, upgrading the class where the flags make an action destructive."""
     notes = command.flags
     for name in ("--force", "--now", "--all", "--all-namespaces", "--overwrite"):
         if name in flags and flags[name][-1] != "false":
             notes.append(name)
-    if any(v == "0" for v in flags.get("--grace-period", [])):
+    if any(_is_zero(v) for v in flags.get("--grace-period", [])):
         notes.append("--grace-period=0")
     if "--cascade" in flags:
         notes.append(f"--cascade={flags['--cascade'][-1]}")
-    if command.verb == "kubectl scale" and any(v == "0" for v in flags.get("--replicas", [])):
+    if command.verb == "kubectl scale" and any(_is_zero(v) for v in flags.get("--replicas", [])):
         notes.append("--replicas=0")
     patches = [_load_patch(p) for p in flags.get("--patch", [])]
     if patches:

@@ -32,7 +32,8 @@ def _load_task(task_id: str, seed: int, options: dict[str, Any]) -> Any:
 
     task = plugins.get("task", task_id).factory
     if getattr(task, "domain", "sre") != "sre":
-        raise typer.BadParameter(f"{task_id} is a {task.domain} task; only SRE tasks have a cluster", param_hint="--task")
+        raise typer.BadParameter(f"{task_id} is a {task.domain} task; only SRE tasks have a cluster",
+                                 param_hint="--task")
     scenario = SREScenario(task, backend="sim", backend_options=options)
     alert, _ = scenario.reset(seed)
     console.print(f"[bold]{task_id}[/bold] seed {seed} loaded. The alert an agent would see:\n{alert}")
@@ -44,7 +45,8 @@ def up(kubeconfig: Path = typer.Option(..., "--kubeconfig", help="where to write
        task: str | None = typer.Option(None, "--task", help="an SRE task id (e.g. SRE-1) whose incident to load"),
        seed: int = typer.Option(0, "--seed", help="seed for the task's choices and the cluster's identities"),
        realtime: bool = typer.Option(True, "--realtime/--frozen",
-                                     help="let the cluster clock follow the wall clock (default) or stay still")) -> None:
+                                     help="let the cluster clock follow the wall clock (default) or stay still"),
+       ) -> None:
     """Serve one embedded cluster until interrupted (Ctrl-C)."""
     # The clock starts ten minutes in the past and then follows the wall clock, so a loaded incident has already
     # run for a while and kubectl's client-side ages (describe) agree with the server's.

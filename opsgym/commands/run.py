@@ -30,6 +30,10 @@ def _perturbations(values: list[str]) -> list[str | None]:
     return out
 
 
+SHARED_CLUSTER_BACKENDS = ("kind", "kubeconfig")
+"""Backends whose episodes share one real cluster, so a run must not overlap them."""
+
+
 def _options(values: list[str]) -> dict[str, object]:
     from opsgym.runner.plan import parse_agent
 
@@ -51,6 +55,8 @@ def run_command(
                                                     "(repeatable: each is one inference configuration)"),
     llm_option: list[str] = typer.Option([], "--llm-option", help="backend option key=value (repeatable)"),
     backend: str = typer.Option(None, "--backend", help="cluster backend for SRE envs (sim, kind, kubeconfig)"),
+    backend_option: list[str] = typer.Option([], "--backend-option",
+                                             help="cluster backend option key=value (repeatable), e.g. keep=true"),
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="override the task's step budget"),
     env_option: list[str] = typer.Option([], "--env-option", help="env keyword key=value (repeatable)"),
     out: Path = typer.Option(None, "--out", "-o", help="run directory [runs/<run id>]"),
@@ -80,11 +86,16 @@ def run_command(
             seed_list = parse_seeds(seeds) if seeds is not None else list(range(seed, seed + (episodes or 1)))
             env_kwargs = _options(env_option) | {k: v for k, v in (("backend", backend), ("max_steps", max_steps))
                                                  if v is not None}
+            if backend_option:
+                env_kwargs["backend_options"] = _options(backend_option)
             plan = RunPlan(envs=env, seeds=seed_list, repeats=repeat, perturbations=_perturbations(perturbation),
                            agents=[parse_agent(a) for a in agent] or [AgentSpec(name="oracle")], llms=llm,
                            llm_config=_options(llm_option), env_kwargs=env_kwargs)
         if any(a.name == "human" for a in plan.agents) and (parallel > 1 or executor != "process"):
             raise RunConfigError("the human agent reads this terminal: run it with --parallel 1")
+        if plan.env_kwargs.get("backend") in SHARED_CLUSTER_BACKENDS and (parallel > 1 or executor != "process"):
+            raise RunConfigError(f"--backend {plan.env_kwargs['backend']} runs every episode on one real cluster: "
+                                 "run it with --parallel 1 (parallel workers would tear down each other's namespace)")
         human = any(a.name == "human" for a in plan.agents)
         run_dir = out or Path("runs") / plan.run_id
         result = execute(plan, run_dir, executor=executor, parallel=parallel if executor == "process" or parallel > 1

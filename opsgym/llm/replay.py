@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from opsgym.errors import OpsGymError
+from opsgym.errors import LLMRequestError, OpsGymError
 from opsgym.llm.base import ChatRequest, LLMBackend, request_from_call
 from opsgym.llm.telemetry import Ledger, LLMCall
 
@@ -80,12 +80,22 @@ class ReplayResult:
         return merged
 
 
+def _record_failure(ledger: Ledger, exc: LLMRequestError, request: ChatRequest) -> None:
+    """A failed request stays in the ledger (counted in ``failed_requests``); the replay goes on."""
+    call = exc.call if isinstance(exc.call, LLMCall) else LLMCall(backend="?", error=str(exc), infra_failure=True)
+    ledger.record(call if call.messages else call.model_copy(update={"messages": request.messages}))
+
+
 def replay(backend: LLMBackend, calls: list[LLMCall], *, force_length: bool = True) -> ReplayResult:
     """Re-issue ``calls`` one after another, as the recorded agent did."""
     ledger = Ledger()
     t0 = time.perf_counter()
     for call in calls:
-        ledger.record(backend.complete(request_from_call(call, force_length=force_length)))
+        request = request_from_call(call, force_length=force_length)
+        try:
+            ledger.record(backend.complete(request))
+        except LLMRequestError as exc:
+            _record_failure(ledger, exc, request)
     return ReplayResult([ledger], time.perf_counter() - t0)
 
 
@@ -101,7 +111,10 @@ def replay_concurrent(backend: LLMBackend, calls: list[LLMCall], agents: int, *,
     async def one(tagged: list[ChatRequest]) -> Ledger:
         ledger = Ledger()
         for request in tagged:
-            ledger.record(await backend.acomplete(request))
+            try:
+                ledger.record(await backend.acomplete(request))
+            except LLMRequestError as exc:
+                _record_failure(ledger, exc, request)
         return ledger
 
     async def all_agents() -> list[Ledger]:

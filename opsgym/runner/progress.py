@@ -102,7 +102,7 @@ def summary_table(records: list[EpisodeRecord], title: str = "summary") -> Table
     """One row per env × agent × perturbation: how many ran, how they ended, mean reward and fix rate, cost."""
     groups: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
     for r in records:
-        groups[(r.spec.env_id, r.spec.label, r.spec.perturbation or "-")].append(r)
+        groups[(r.spec.env_id, r.spec.label, r.spec.perturbation or "none")].append(r)
     table = Table(title=title, title_justify="left")
     for column in ("env", "agent", "perturbation", "episodes", "ok", "agent fail", "infra fail", "reward",
                    "fixed", "steps", "time s", "tokens", "cost $"):

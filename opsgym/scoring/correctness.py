@@ -3,10 +3,11 @@
 Structured matching comes first, because it is exact and free: a root cause given as an object
 (``{"kind": "Deployment", "name": "checkout", "field": "env.DB_HOST"}``) is compared field by field with the ground
 truth's object, and that alone decides; free text is checked for the object's name and field and for the task's
-keyword groups (a group is hit when any of its words appears as a whole word, plain inflections allowed). The score is the share of checks that hit, on the paper's continuous [0, 1] scale.
-Only when that is not a full match, and a judge is configured, does the LLM judge grade the free text; its verdict
-then replaces the structured score and both are recorded. Without a judge the structured score stands and the record
-says ``"judge": null`` — a verdict is never invented.
+keyword groups (a group is hit when any of its words appears as a whole word, plain inflections allowed). The
+score is the share of checks that hit, on the paper's continuous [0, 1] scale. Only when that is not a full match,
+and a judge is configured, does the LLM judge grade the answer; its verdict then replaces the structured score and
+both are recorded. Without a judge the structured score stands and the record says ``"judge": null`` — a verdict
+is never invented.
 
 RemediationCorrect is not computed here: it is the end-state check of the backend (``Outcome.remediation_correct``).
 """

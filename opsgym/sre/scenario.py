@@ -9,6 +9,7 @@ show it is healthy, then checks the end state through the Kubernetes API — the
 from __future__ import annotations
 
 import string
+import time
 from typing import Any
 
 from kubernetes.client import ApiClient
@@ -36,6 +37,17 @@ POLL_S = 15.0
 """How often the end state is looked at while it settles (virtual seconds on the simulator)."""
 
 
+def _recent_epoch() -> float:
+    """Start the simulated clock an hour before the current hour.
+
+    kubectl computes some ages on the client (``describe``'s event ages) against the wall clock. A clock starting at
+    a fixed date would make them read like "693d"; a recent, hour-aligned start keeps them plausible while episodes
+    started within the same hour stay byte-identical. The simulated clock runs ahead of the wall clock (each action
+    costs simulated seconds), so the head start keeps client-side ages from going negative.
+    """
+    return float(int(time.time()) // 3600 * 3600 - 3600)
+
+
 class SREScenario:
     """The SRE domain of :class:`opsgym.env.OpsEnv`.
 
@@ -52,7 +64,10 @@ class SREScenario:
     def __init__(self, task: TaskSpec, *, backend: str, backend_options: dict[str, Any] | None = None,
                  perturbations: list[Any] | None = None) -> None:
         self.task = task
-        self.backend = plugins.create("cluster backend", backend, **dict(backend_options or {}))
+        options = dict(backend_options or {})
+        if backend == "sim":
+            options.setdefault("epoch", _recent_epoch())
+        self.backend = plugins.create("cluster backend", backend, **options)
         self.backend.start()
         self.kubectl = Kubectl(self.backend.kubeconfig)
         self.perturbations = list(perturbations or [])
@@ -78,12 +93,19 @@ class SREScenario:
 
         others = [s for s in episode.app.services if s != episode.service and episode.replicas[s] > 0]
 
+        age = self.task.sre.incident_age_s if self.backend.virtual_time else 0.0
+        observed_at: list[float] = []
+
         def ready(api_client: ApiClient) -> bool:
-            return crashlooping(ClusterView(api_client), episode.namespace, episode.service, others)
+            if not observed_at:
+                if not crashlooping(ClusterView(api_client), episode.namespace, episode.service, others):
+                    return False
+                observed_at.append(self.backend.now())
+            return self.backend.now() - observed_at[0] >= age
 
         names = "+".join(getattr(p, "name", type(p).__name__) for p in self.perturbations) or "none"
         key = f"{self.task.id}@{self.task.version}/seed={seed}/perturbations={names}"
-        self.backend.load(key, objects, ready=ready)
+        self.backend.load(key, objects, ready=ready, timeout_s=self.task.sre.ready_timeout_s + age)
         self.episode, self.baseline = episode, baseline(objects())
         self._judging_s = 0.0
         variables = dict(episode.variables)

@@ -85,6 +85,12 @@ class SRESpec(BaseModel):
     checks: list[FieldCheck] = Field(default_factory=list)
     settle_s: float = Field(300.0, gt=0, description="how long the end state may take to become healthy")
     stable_s: float = Field(120.0, gt=0, description="how long it must then stay healthy without restarts")
+    ready_timeout_s: float = Field(600.0, gt=0, description="how long a backend may take to show the fault "
+                                                              "(real clusters pull images and back off for real)")
+    incident_age_s: float = Field(
+        600.0, ge=0,
+        description="on virtual-time backends, how long the fault has been crash-looping when the alert fires "
+                    "(real alerts wait ~10 min); real clusters show the fault as soon as it is observable")
 
     @model_validator(mode="after")
     def _cases_name_the_service(self) -> SRESpec:

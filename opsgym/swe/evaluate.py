@@ -24,7 +24,8 @@ from opsgym.swe.workspace import Workspace, iter_files
 
 __all__ = ["GRADING_ARGS", "TreeChanges", "grade", "test_snapshot", "tree_changes"]
 
-GRADING_ARGS = ("-m", "pytest", "-rA", "--tb=no", "-p", "no:cacheprovider", "-o", "console_output_style=classic")
+GRADING_ARGS = ("-m", "pytest", "-rA", "-v", "--tb=no", "-p", "no:cacheprovider",
+                "-o", "console_output_style=classic")
 _PATCH_LIMIT = 200_000
 
 
@@ -122,7 +123,7 @@ def grade(task: Any, base: Path, workspace: Workspace, sandbox: Sandbox, events:
     output = ""
     if files:
         run = sandbox.run([sandbox.python, *GRADING_ARGS, *files], workdir=tree, timeout_s=timeout_s)
-        if run.returncode in (1, 255) and run.stderr.startswith("bwrap:"):
+        if not run.started and not run.timed_out:
             raise InfrastructureError(f"the sandbox failed to start for grading: {run.stderr.strip()[:300]}")
         grading_events += [{**e, "action": "grading"} for e in run.events]
         output = run.output

@@ -8,7 +8,7 @@ is a size-limited tmpfs. Namespaces: PID, network (only ``lo``), IPC, UTS, cgrou
 Its own user, and why root is handled differently: RLIMIT_NPROC (the fork-bomb guard) does not apply to processes
 whose real uid is host root — and inside an unprivileged user namespace made by root, uid 1000 *is* host root. So
 when opsgym runs as root, bubblewrap runs without a user namespace and a tiny launcher inside keeps only
-CAP_SETUID/CAP_SETGID long enough to switch to a dedicated uid (one per sandbox, ``10_000_000 + pid*16 + n``) before
+CAP_SETUID/CAP_SETGID long enough to switch to a dedicated uid (one per sandbox, ``10_000_000 + pid*64 + n``) before
 anything untrusted runs. Run as an ordinary user, bubblewrap makes a user namespace (uid 1000 inside) and NPROC is
 set above the user's current process count. The launcher also sets the CPU, address-space and file-size limits, runs
 the command, and records processes left behind; when it exits the PID namespace ends and the kernel kills them. On
@@ -76,6 +76,7 @@ class SandboxResult:
     duration_s: float
     timed_out: bool = False
     events: list[dict[str, Any]] = field(default_factory=list)
+    started: bool = True
 
     @property
     def output(self) -> str:
@@ -148,7 +149,7 @@ class Sandbox:
         self.python = python or sys.executable
         self.limits = limits or Limits()
         self.as_root = os.geteuid() == 0
-        uid = 10_000_000 + os.getpid() * 16 + next(_uids) % 16
+        uid = 10_000_000 + os.getpid() * 64 + next(_uids) % 64
         self.owner: tuple[int, int] | None = (uid, uid) if self.as_root and backend == "bwrap" else None
         self._dir = workspace_root() / f"{os.getpid()}-{process_start_time(os.getpid())}-sbx{uid}"
         remove_tree(self._dir)
@@ -168,17 +169,25 @@ class Sandbox:
     # ------------------------------------------------------------------------------------------------- public
     def run(self, argv: list[str], *, workdir: Path, timeout_s: float | None = None, stdin: str | None = None,
             limits: Limits | None = None) -> SandboxResult:
-        """Run ``argv`` with ``workdir`` as the writable current directory; never raises for what the command does."""
+        """Run ``argv`` with ``workdir`` as the writable current directory; never raises for what the command does.
+
+        ``started`` in the result is False when the sandbox itself failed (the launcher never signalled on its
+        private pipe), which callers report as an infrastructure failure rather than the agent's.
+        """
         limits = limits or self.limits
         timeout = timeout_s or limits.timeout_s
         events_file = self._dir / "events" / "events.jsonl"
         events_file.unlink(missing_ok=True)
-        full = self._command(argv, workdir, limits)
+        ready_r, ready_w = os.pipe()
+        full = self._command(argv, workdir, limits, ready_w)
         env = self._env(workdir)
         started = time.monotonic()
-        proc = subprocess.Popen(full, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-                                cwd=workdir if self.backend == "unsafe-local" else None)
+        try:
+            proc = subprocess.Popen(full, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                    cwd=workdir if self.backend == "unsafe-local" else None, pass_fds=(ready_w,))
+        finally:
+            os.close(ready_w)
         if stdin is not None:
             try:
                 proc.stdin.write(stdin.encode())
@@ -193,8 +202,10 @@ class Sandbox:
             self._await_teardown(self.owner[0])
         if self.backend == "unsafe-local":
             self._kill(proc)  # background processes die with the command's process group
+        with os.fdopen(ready_r, "rb") as ready:
+            launched = ready.read(1) == b"1"
         result = SandboxResult(rc, out.decode(errors="replace"), err.decode(errors="replace"),
-                               time.monotonic() - started, timed_out)
+                               time.monotonic() - started, timed_out, started=launched)
         result.events = self._events(events_file, result, limits, timeout)
         return result
 
@@ -208,7 +219,7 @@ class Sandbox:
             raise SandboxUnavailableError(f"bubblewrap (bwrap) is not installed, so opsgym refuses to run untrusted "
                                           f"code: {INSTALL_HINT}")
         probe = self.run(["/bin/true"], workdir=self._dir / "events", timeout_s=30)
-        if probe.returncode != 0:
+        if not probe.started or probe.returncode != 0:
             raise SandboxUnavailableError(f"bubblewrap cannot start a sandbox here (exit {probe.returncode}: "
                                           f"{probe.stderr.strip()[:300]}); {INSTALL_HINT}")
 
@@ -222,17 +233,17 @@ class Sandbox:
             "OPSGYM_SANDBOX_EVENTS": _EVENTS if inside else str(self._dir / "events" / "events.jsonl"),
         }
 
-    def _launcher(self, limits: Limits, argv: list[str], events: str) -> list[str]:
+    def _launcher(self, limits: Limits, argv: list[str], events: str, ready_fd: int) -> list[str]:
         uid, gid = self.owner or (-1, -1)
         nproc = limits.nproc if self.owner else _user_process_count(os.getuid()) + limits.nproc
         scan = "1" if self.backend == "bwrap" else "0"  # only a private PID namespace shows just our processes
         source = (_INSIDE / "launcher.py").read_text(encoding="utf-8")
         return [self.python, "-I", "-S", "-c", source, str(uid), str(gid), str(nproc), str(limits.memory_mb),
-                str(limits.cpu_s), str(limits.fsize_mb), events, scan, "--", *argv]
+                str(limits.cpu_s), str(limits.fsize_mb), events, scan, str(ready_fd), "--", *argv]
 
-    def _command(self, argv: list[str], workdir: Path, limits: Limits) -> list[str]:
+    def _command(self, argv: list[str], workdir: Path, limits: Limits, ready_fd: int) -> list[str]:
         if self.backend == "unsafe-local":
-            return self._launcher(limits, argv, str(self._dir / "events" / "events.jsonl"))
+            return self._launcher(limits, argv, str(self._dir / "events" / "events.jsonl"), ready_fd)
         cmd = ["bwrap", "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--cap-drop", "ALL"]
         if self.as_root:
@@ -261,7 +272,7 @@ class Sandbox:
             cmd += [how, src, dest]
             made.add(dest)
         cmd += ["--chdir", "/workspace", "--"]
-        return cmd + self._launcher(limits, argv, _EVENTS)
+        return cmd + self._launcher(limits, argv, _EVENTS, ready_fd)
 
     @staticmethod
     def _await_teardown(uid: int, limit_s: float = 5.0) -> None:

@@ -30,7 +30,8 @@ from opsgym.swe.workspace import Workspace, iter_files
 __all__ = ["SWEScenario"]
 
 OUTPUT_TAIL = 12_000
-PYTEST_ARGS = ("-m", "pytest", "-rA", "--tb=short", "-p", "no:cacheprovider", "-o", "console_output_style=classic")
+PYTEST_ARGS = ("-m", "pytest", "-rA", "-v", "--tb=short", "-p", "no:cacheprovider",
+                "-o", "console_output_style=classic")
 
 TOOLS: tuple[Tool, ...] = (
     Tool("open", "open PATH [LINE]", "show 100 lines of a file around LINE, or list a directory"),
@@ -49,7 +50,10 @@ def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
 
 
 class SWEScenario:
-    """A SWE task's world: workspace + sandbox (see the module docstring)."""
+    """A SWE task's world: workspace + sandbox (see the module docstring).
+
+    Perturbations act on observations only (OpsEnv applies them); a repository has no rendered objects to rewrite.
+    """
 
     tools = TOOLS
 
@@ -97,8 +101,11 @@ class SWEScenario:
         if self.workspace is None:
             return ActionResult("The episode has not started; call reset() first.", "invalid", verb, ok=False,
                                 error="not reset", sim_cost_s=0.0)
+        handler = getattr(self, f"_do_{verb}", None)
         try:
-            return getattr(self, f"_do_{verb}")(action)
+            if handler is None:
+                raise tools.ToolError("unknown action; " + "; ".join(t.usage for t in self.tools))
+            return handler(action)
         except tools.ToolError as exc:
             return ActionResult(f"{verb}: {exc}", "invalid", verb, ok=False, error=str(exc).splitlines()[0],
                                 sim_cost_s=0.0)
@@ -170,7 +177,7 @@ class SWEScenario:
     def _sandboxed(self, verb: str, argv: list[str], stdin: str | None, timeout: float | None) -> ActionResult:
         before = test_snapshot(self.root, self.base_tests)
         result = self.sandbox.run(argv, workdir=self.root, stdin=stdin, timeout_s=timeout)
-        if result.returncode in (1, 255) and result.stderr.startswith("bwrap:"):
+        if not result.started and not result.timed_out:
             raise InfrastructureError(f"the sandbox failed to start: {result.stderr.strip()[:300]}")
         self.events += [{**e, "action": verb} for e in result.events]
         after = test_snapshot(self.root, self.base_tests)

@@ -116,11 +116,11 @@ class Workspace:
         owner: ``(uid, gid)`` the tree is handed to so the sandbox's unprivileged user can write it (root only).
     """
 
-    def __init__(self, base: Path, *, owner: tuple[int, int] | None = None) -> None:
+    def __init__(self, base: str | Path, *, owner: tuple[int, int] | None = None) -> None:
         root = workspace_root()
         with _LOCK:
             sweep_stale(root)
-        self.base = base.resolve()
+        self.base = Path(base).resolve()
         self.owner = owner
         self.dir = root / f"{os.getpid()}-{process_start_time(os.getpid())}-{secrets.token_hex(4)}"
         self.dir.mkdir(mode=0o755)

@@ -41,6 +41,7 @@ def targets(action: str) -> list[tuple[str, str, str]]:
     ("kubectl delete pod cart-7d9 -n shop", "destructive", "kubectl delete"),
     ("kubectl scale deploy cart --replicas=0 -n shop", "destructive", "kubectl scale"),
     ("kubectl scale deploy cart --replicas 0 -n shop", "destructive", "kubectl scale"),
+    ("kubectl scale deploy cart --replicas=00 -n shop", "destructive", "kubectl scale"),
     ("kubectl delete deploy cart -n shop --dry-run=server", "read", "kubectl delete"),
 ])
 def test_verbs_are_classified(action, cls, verb):

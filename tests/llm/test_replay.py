@@ -106,3 +106,14 @@ def test_replay_command(tmp_path, hf_prefix):
     replayed = json.loads(out.read_text())
     assert [c["completion_tokens"] for c in replayed] == [c.completion_tokens for c in load_trace(turns=2)]
     assert "prompt_tokens" in result.output
+
+
+@pytest.mark.parametrize("peer", [["ok", "500"]], indirect=True)
+def test_replay_survives_a_server_that_dies(peer):
+    from opsgym.llm.openai_backend import OpenAIBackend
+
+    backend = OpenAIBackend(peer.url, model="m", max_retries=1, backoff_s=0.01)
+    result = replay(backend, [recorded_call(i) for i in range(3)])
+    summary = result.summary()
+    assert (summary["requests"], summary["failed_requests"], summary["infra_failures"]) == (3, 2, 2)
+    assert result.calls[2].messages == recorded_call(2).messages

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +99,39 @@ def test_every_case_makes_the_faulty_service_fail_on_start(task_id, expected, co
         episode = plan(TASKS[task_id], seed)
         run = container_start(episode.objects(), episode.service, seed=seed)
         assert run.exit_code not in (None, 0) and run.reason == expected, (episode.variables, run.logs)
+
+
+def test_a_shop_program_really_runs_with_the_shipped_runtime(tmp_path):
+    """What kind runs: `python /app/cart.py` beside opsgym_runtime.py, probed over loopback."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    from opsgym.runtime import RUNTIME_FILE
+
+    shutil.copy(SHOP / "programs" / "cart.py", tmp_path / "cart.py")
+    shutil.copy(RUNTIME_FILE, tmp_path / "opsgym_runtime.py")
+    with socket.socket() as kv, socket.socket() as spare:
+        kv.bind(("127.0.0.1", 0))
+        kv.listen()
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+        spare.close()
+        env = {"PATH": "/usr/bin:/bin", "PORT": str(port), "KV_ADDR": f"127.0.0.1:{kv.getsockname()[1]}",
+               "CACHE_MB": "8", "LOG_FORMAT": "json"}
+        proc = subprocess.Popen([sys.executable, str(tmp_path / "cart.py")], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            messages = [json.loads(proc.stdout.readline())["msg"] for _ in range(3)]
+            assert messages == ["cart starting", "connected to kv", "listening"]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=10) as resp:
+                assert resp.status == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        crash = subprocess.run([sys.executable, str(tmp_path / "cart.py")], env={**env, "MAX_ITEMS": "fifty"},
+                               capture_output=True, text=True, timeout=60)
+        assert crash.returncode == 1
+        assert crash.stderr.rstrip().endswith("ValueError: invalid literal for int() with base 10: 'fifty'")

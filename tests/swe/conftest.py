@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -30,3 +31,15 @@ def sandbox():
     box = Sandbox("bwrap", limits=Limits(timeout_s=20))
     yield box
     box.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_workspace_root(tmp_path_factory):
+    """Keep workspaces and exported commits of these tests out of the machine-wide ``<tmp>/opsgym-swe``."""
+    old = os.environ.get("OPSGYM_SWE_WORKDIR")
+    os.environ["OPSGYM_SWE_WORKDIR"] = str(tmp_path_factory.mktemp("opsgym-swe"))
+    yield
+    if old is None:
+        os.environ.pop("OPSGYM_SWE_WORKDIR", None)
+    else:
+        os.environ["OPSGYM_SWE_WORKDIR"] = old

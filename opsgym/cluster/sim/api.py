@@ -37,6 +37,20 @@ def _qos(spec: Obj) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+def _delete_options(options: Any) -> Obj:
+    """Check a DeleteOptions body (wrong types are a 400, an unknown policy a 422, as on a real server)."""
+    options = options or {}
+    grace, pre = options.get("gracePeriodSeconds"), options.get("preconditions")
+    if not isinstance(options, dict) or (grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)))\
+            or (pre is not None and not isinstance(pre, dict)):
+        raise ApiError.bad_request("DeleteOptions: gracePeriodSeconds must be an integer and preconditions an object")
+    policy = options.get("propagationPolicy")
+    if policy not in (None, "Orphan", "Background", "Foreground"):
+        raise ApiError(422, "Invalid", f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value:'
+                       f' "{policy}": supported values: "Foreground", "Background", "Orphan"')
+    return options
+
+
 class Api:
     """The verbs on one cluster's store; every method runs under the store lock (the caller holds it)."""
 
@@ -150,7 +164,7 @@ class Api:
                 meta[key] = old["metadata"][key]
         if subresource == "status":
             obj = dict(copy.deepcopy(old), status=obj.get("status", {}))
-        elif "status" in rt.subresources and rt.plural != "namespaces":
+        elif "status" in rt.subresources:
             obj["status"] = copy.deepcopy(old.get("status", {}))
         if rt.plural == "services":
             spec, old_spec = obj.setdefault("spec", {}), old.get("spec") or {}
@@ -207,7 +221,7 @@ class Api:
     # ------------------------------------------------------------------------------------------------ delete
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Obj | None = None, *,
                dry_run: bool = False) -> Obj:
-        options = options or {}
+        options = _delete_options(options)
         old = self.get(rt, namespace, name)
         meta = old["metadata"]
         pre = options.get("preconditions") or {}

@@ -37,6 +37,10 @@ def parse_time(stamp: str | None) -> float | None:
         return None
 
 
+def _pair(big: int, big_unit: str, small: int, small_unit: str) -> str:
+    return f"{big}{big_unit}" if small == 0 else f"{big}{big_unit}{small}{small_unit}"
+
+
 def human_duration(seconds: float) -> str:
     """kubectl's ``duration.HumanDuration``: ``45s``, ``3m20s``, ``5h10m``, ``12d`` …"""
     secs = int(seconds)
@@ -46,24 +50,20 @@ def human_duration(seconds: float) -> str:
         return "0s"
     if secs < 120:
         return f"{secs}s"
-    minutes = secs // 60
+    minutes, hours = secs // 60, secs // 3600
+    days, years = hours // 24, hours // 24 // 365
     if minutes < 10:
-        rest = secs % 60
-        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+        return _pair(minutes, "m", secs % 60, "s")
     if minutes < 180:
         return f"{minutes}m"
-    hours = secs // 3600
     if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+        return _pair(hours, "h", minutes % 60, "m")
     if hours < 48:
         return f"{hours}h"
     if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+        return _pair(days, "d", hours % 24, "h")
     if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
+        return f"{days}d"
     if hours < 24 * 365 * 8:
-        rest = (hours // 24) % 365
-        return f"{hours // 24 // 365}y" if rest == 0 else f"{hours // 24 // 365}y{rest}d"
-    return f"{hours // 24 // 365}y"
+        return _pair(years, "y", days % 365, "d")
+    return f"{years}y"

@@ -72,7 +72,6 @@ class SimCluster:
             return
         self._engine = Engine(seed=self.seed, epoch=self.epoch, nodes=self.nodes, runner=self.runner)
         self._server = self._server or SimServer.shared()
-        self._server.start()
         self._url = self._server.register(HostedCluster(self._engine, self.watch_advance_s))
         if self._kubeconfig_path is None:
             self._tmpdir = tempfile.mkdtemp(prefix="opsgym-sim-")

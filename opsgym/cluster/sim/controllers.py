@@ -85,7 +85,7 @@ class CoreControllers:
                             self.engine.api.delete(rt, name, obj["metadata"]["name"])
                     else:
                         self.store.remove(rt.plural, name, obj["metadata"]["name"])
-            if remaining == 0:
+            if remaining == 0 and not ns["metadata"].get("finalizers"):
                 self.store.remove("namespaces", "", name)
 
     # ------------------------------------------------------------------------------------------------ scheduler

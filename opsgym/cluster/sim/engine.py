@@ -8,6 +8,7 @@ requests therefore give the same objects, byte for byte.
 from __future__ import annotations
 
 import copy
+import logging
 import random
 import uuid
 from collections.abc import Callable
@@ -24,9 +25,14 @@ from opsgym.cluster.sim.workloads import WorkloadControllers
 
 __all__ = ["Engine"]
 
+log = logging.getLogger(__name__)
+
 SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 """The alphabet of generated name suffixes (apimachinery's ``utilrand``), so pod names look like real ones."""
 MAX_PASSES = 200
+NODE_PRESSURE = (("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                 ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                 ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"))
 
 
 class Engine:
@@ -102,10 +108,9 @@ class Engine:
                     "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"},
                     "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"},
                     "conditions": [
-                        *({"type": t, "status": "False", "reason": f"KubeletHasSufficient{t[:-8]}",
-                           "message": f"kubelet has sufficient {t[:-8].lower()} available",
+                        *({"type": t, "status": "False", "reason": reason, "message": message,
                            "lastHeartbeatTime": self.stamp(), "lastTransitionTime": self.stamp()}
-                          for t in ("MemoryPressure", "DiskPressure", "PIDPressure")),
+                          for t, reason, message in NODE_PRESSURE),
                         {"type": "Ready", "status": "True", "reason": "KubeletReady",
                          "message": "kubelet is posting ready status", "lastHeartbeatTime": self.stamp(),
                          "lastTransitionTime": self.stamp()}],
@@ -127,12 +132,14 @@ class Engine:
     # ------------------------------------------------------------------------------------------------ time
     def reconcile(self) -> None:
         """Run controllers and the kubelet at the current instant until nothing changes."""
+        steps = (self.controllers.run, self.workloads.run, self.kubelet.sync, self.controllers.endpoints)
         for _ in range(MAX_PASSES):
             before = self.store.revision
-            self.controllers.run()
-            self.workloads.run()
-            self.kubelet.sync()
-            self.controllers.endpoints()
+            for step in steps:
+                try:
+                    step()
+                except Exception:  # a controller bug must not stop the cluster; every write is atomic per object
+                    log.exception("embedded cluster: %s failed; the other controllers carry on", step.__qualname__)
             if self.store.revision == before:
                 return
 
@@ -149,7 +156,7 @@ class Engine:
             when = self.next_timer()
             if when is None or when > target:
                 break
-            self.clock.advance_to(max(when, self.clock.now + 1e-3) if when <= self.clock.now else when)
+            self.clock.advance_to(when)
             self.reconcile()
         self.clock.advance_to(target)
         self.reconcile()

@@ -20,8 +20,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.defaults import memory_mb
-from opsgym.cluster.sim.podenv import ConfigError, command_line, lookup, missing_volumes, mounted_files, \
-    resolve_env, resolver
+from opsgym.cluster.sim.podenv import (
+    ConfigError,
+    command_line,
+    lookup,
+    missing_volumes,
+    mounted_files,
+    resolve_env,
+    resolver,
+)
 from opsgym.cluster.sim.podstatus import pod_status
 from opsgym.cluster.sim.probes import probe_failure, probe_passes
 

@@ -38,16 +38,18 @@ def openapi_document(group: str, version: str) -> dict[str, Any] | None:
                      "responses": {"200": {"description": "OK"}}}
         paths[f"{prefix}/{rt.plural}/{{name}}"] = {"patch": operation}
         schema_name = f"io.k8s.{(rt.group or 'core').split('.')[0]}.{rt.version}.{rt.kind}"
-        schemas[schema_name] = {"type": "object", "x-kubernetes-group-version-kind": [gvk]}
+        schemas[schema_name] = {"type": "object", "x-kubernetes-group-version-kind": [gvk], "description": (
+            f"{rt.kind} ({rt.api_version}). The opsgym embedded cluster serves no field documentation, so `kubectl "
+            "explain` cannot describe fields here; see https://kubernetes.io/docs/reference/kubernetes-api/")}
     return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
             "components": {"schemas": schemas}}
 
 
-def openapi_root(prefix: str) -> dict[str, Any]:
-    """``/openapi/v3``: where each group/version document lives (server-relative, so it carries ``prefix``)."""
+def openapi_root() -> dict[str, Any]:
+    """``/openapi/v3``: where each group/version document lives (server-relative URLs with a content hash)."""
     paths = {}
     for group, version in GROUP_VERSIONS:
         digest = hashlib.sha256(json.dumps(openapi_document(group, version), sort_keys=True).encode()).hexdigest()
         gv = _gv_path(group, version)
-        paths[gv] = {"serverRelativeURL": f"{prefix}/openapi/v3/{gv}?hash={digest[:32].upper()}"}
+        paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest[:32].upper()}"}
     return {"paths": paths}

@@ -151,12 +151,16 @@ def apply_patch(kind: str, original: dict[str, Any], body: Any) -> dict[str, Any
 
     Raises:
         ApiError: 400 for a malformed patch, 422 for a JSON patch that does not apply (as the apiserver does).
+
+    The result never shares structure with ``original``: stored objects are immutable by contract and snapshots
+    share them, so a patch result that aliased them would let a later edit corrupt every snapshot.
     """
+    original = copy.deepcopy(original)
     if kind == "json":
         if not isinstance(body, list):
             raise ApiError.bad_request("json patch must be a JSON array of operations")
         try:
-            result = jsonpatch.JsonPatch(body).apply(copy.deepcopy(original))
+            result = jsonpatch.JsonPatch(body).apply(original)
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as exc:
             raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}",
                            {"causes": [{"reason": "FieldValueInvalid", "message": str(exc)}]}) from exc

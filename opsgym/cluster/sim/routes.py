@@ -37,7 +37,6 @@ class Call:
     """One HTTP request, reduced to what routing needs."""
 
     method: str
-    prefix: str
     segments: list[str]
     query: Mapping[str, str]
     content_type: str = ""
@@ -84,6 +83,17 @@ def _body(call: Call, rt_kind: str = "") -> Any:
         raise ApiError.bad_request(f"couldn't decode the request body: {exc}") from exc
 
 
+def _number(query: Mapping[str, str], name: str) -> int | None:
+    """An integer query parameter, None when absent; a 400 when it is not a number (as the server's decoder)."""
+    text = query.get(name)
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ApiError.bad_request(f'invalid value for {name}: "{text}" is not an integer') from None
+
+
 def _flag(query: Mapping[str, str], name: str) -> bool:
     return query.get(name, "").lower() in ("1", "true")
 
@@ -108,7 +118,7 @@ def _discovery(call: Call) -> Reply | None:
         doc = kinds.api_resource_list(seg[1], seg[2])
     elif seg[:2] == ["openapi", "v3"]:
         if len(seg) == 2:
-            doc = openapi.openapi_root(call.prefix)
+            doc = openapi.openapi_root()
         elif seg[2] == "api" and len(seg) == 4:
             doc = openapi.openapi_document("", seg[3])
         elif seg[2] == "apis" and len(seg) == 5:
@@ -174,9 +184,9 @@ def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
         if _flag(query, "watch"):
             version = query.get("resourceVersion", "")
             since = int(version) if version.isdigit() and version != "0" else None
-            timeout = float(query.get("timeoutSeconds") or 1800)
+            timeout = _number(query, "timeoutSeconds") or 1800
             return WatchPlan(rt, namespace, since, label_selector(query.get("labelSelector")),
-                             field_selector(query.get("fieldSelector")), as_table, min(timeout, 1800.0))
+                             field_selector(query.get("fieldSelector")), as_table, float(min(timeout, 1800)))
         items = api.list(rt, namespace, query.get("labelSelector"), query.get("fieldSelector"))
         if as_table:
             return Reply(200, table(rt, items, engine.clock.now, engine.store.revision, include))
@@ -185,13 +195,11 @@ def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
     if call.method == "GET":
         obj = api.get(rt, ns, name)
         if sub == "log":
-            tail = query.get("tailLines")
-            since = query.get("sinceSeconds")
+            since = _number(query, "sinceSeconds")
             text = container_logs(obj, engine.kubelet.state.get(obj["metadata"]["uid"]), query.get("container"),
-                                  previous=_flag(query, "previous"),
-                                  tail=int(tail) if tail and tail.lstrip("-").isdigit() else None,
+                                  previous=_flag(query, "previous"), tail=_number(query, "tailLines"),
                                   timestamps=_flag(query, "timestamps"),
-                                  since=engine.clock.now - float(since) if since and since.isdigit() else None)
+                                  since=engine.clock.now - since if since is not None else None)
             return Reply(200, text, "text/plain")
         if sub == "scale":
             return Reply(200, api.scale(rt, obj))
@@ -229,9 +237,10 @@ def _write(engine: Engine, call: Call, rt: ResourceType, ns: str, name: str | No
         options = _body(call) if call.body.strip() else {}
         if not isinstance(options, dict):
             raise ApiError.bad_request("DeleteOptions must be a JSON object")
-        for key in ("propagationPolicy", "gracePeriodSeconds"):
-            if key in query:
-                options[key] = int(query[key]) if key == "gracePeriodSeconds" and query[key].isdigit() else query[key]
+        if "propagationPolicy" in query:
+            options["propagationPolicy"] = query["propagationPolicy"]
+        if _number(query, "gracePeriodSeconds") is not None:
+            options["gracePeriodSeconds"] = _number(query, "gracePeriodSeconds")
         dry_run = dry_run or options.get("dryRun") == ["All"]
         if name is None:
             items = [api.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], options,

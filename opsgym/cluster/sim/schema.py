@@ -16,84 +16,93 @@ from opsgym.cluster.sim.status import ApiError
 __all__ = ["QUANTITY_RE", "decode"]
 
 QUANTITY_RE = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
-S, I, B, N, IS, Q, A = "string", "int32", "bool", "number", "IntOrString", "Quantity", "any"
-MS, MQ = {"*": S}, {"*": Q}
+STR, INT, BOOL, INTSTR, QTY, ANY = "string", "int32", "bool", "IntOrString", "Quantity", "any"
+MS, MQ = {"*": STR}, {"*": QTY}
 OPEN = "..."
 
-META = {"name": S, "generateName": S, "namespace": S, "labels": MS, "annotations": MS, "uid": S,
-        "resourceVersion": S, "generation": I, "creationTimestamp": S, "deletionTimestamp": S,
-        "deletionGracePeriodSeconds": I, "finalizers": [S], "managedFields": A, "selfLink": S,
-        "ownerReferences": [{"apiVersion": S, "kind": S, "name": S, "uid": S, "controller": B,
-                             "blockOwnerDeletion": B}]}
-SELECTOR = {"matchLabels": MS, "matchExpressions": [{"key": S, "operator": S, "values": [S]}]}
-KEY_REF = {"name": S, "key": S, "optional": B}
-NAME_REF = {"name": S, "optional": B}
-ENV = {"name": S, "value": S, "valueFrom": {
-    "configMapKeyRef": KEY_REF, "secretKeyRef": KEY_REF, "fieldRef": {"apiVersion": S, "fieldPath": S},
-    "resourceFieldRef": {"containerName": S, "resource": S, "divisor": Q}}}
-PROBE = {"exec": {"command": [S]}, "httpGet": {"path": S, "port": IS, "host": S, "scheme": S,
-                                                "httpHeaders": [{"name": S, "value": S}]},
-         "tcpSocket": {"port": IS, "host": S}, "grpc": {"port": I, "service": S}, "initialDelaySeconds": I,
-         "timeoutSeconds": I, "periodSeconds": I, "successThreshold": I, "failureThreshold": I,
-         "terminationGracePeriodSeconds": I}
+META = {"name": STR, "generateName": STR, "namespace": STR, "labels": MS, "annotations": MS, "uid": STR,
+        "resourceVersion": STR, "generation": INT, "creationTimestamp": STR, "deletionTimestamp": STR,
+        "deletionGracePeriodSeconds": INT, "finalizers": [STR], "managedFields": ANY, "selfLink": STR,
+        "ownerReferences": [{"apiVersion": STR, "kind": STR, "name": STR, "uid": STR, "controller": BOOL,
+                             "blockOwnerDeletion": BOOL}]}
+SELECTOR = {"matchLabels": MS, "matchExpressions": [{"key": STR, "operator": STR, "values": [STR]}]}
+KEY_REF = {"name": STR, "key": STR, "optional": BOOL}
+NAME_REF = {"name": STR, "optional": BOOL}
+ENV = {"name": STR, "value": STR, "valueFrom": {
+    "configMapKeyRef": KEY_REF, "secretKeyRef": KEY_REF, "fieldRef": {"apiVersion": STR, "fieldPath": STR},
+    "resourceFieldRef": {"containerName": STR, "resource": STR, "divisor": QTY}}}
+PROBE = {"exec": {"command": [STR]}, "httpGet": {"path": STR, "port": INTSTR, "host": STR, "scheme": STR,
+                                                "httpHeaders": [{"name": STR, "value": STR}]},
+         "tcpSocket": {"port": INTSTR, "host": STR}, "grpc": {"port": INT, "service": STR}, "initialDelaySeconds": INT,
+         "timeoutSeconds": INT, "periodSeconds": INT, "successThreshold": INT, "failureThreshold": INT,
+         "terminationGracePeriodSeconds": INT}
 CONTAINER = {
-    "name": S, "image": S, "command": [S], "args": [S], "workingDir": S,
-    "ports": [{"name": S, "containerPort": I, "hostPort": I, "hostIP": S, "protocol": S}],
-    "envFrom": [{"prefix": S, "configMapRef": NAME_REF, "secretRef": NAME_REF}], "env": [ENV],
-    "resources": {"limits": MQ, "requests": MQ, "claims": A}, "resizePolicy": A, "restartPolicy": S,
-    "volumeMounts": [{"name": S, "mountPath": S, "subPath": S, "subPathExpr": S, "readOnly": B,
-                      "mountPropagation": S, "recursiveReadOnly": S}],
-    "volumeDevices": A, "livenessProbe": PROBE, "readinessProbe": PROBE, "startupProbe": PROBE, "lifecycle": A,
-    "terminationMessagePath": S, "terminationMessagePolicy": S, "imagePullPolicy": S, "securityContext": A,
-    "stdin": B, "stdinOnce": B, "tty": B}
-ITEMS = [{"key": S, "path": S, "mode": I}]
-VOLUME = {OPEN: True, "name": S, "configMap": {"name": S, "items": ITEMS, "defaultMode": I, "optional": B},
-          "secret": {"secretName": S, "items": ITEMS, "defaultMode": I, "optional": B}}
+    "name": STR, "image": STR, "command": [STR], "args": [STR], "workingDir": STR,
+    "ports": [{"name": STR, "containerPort": INT, "hostPort": INT, "hostIP": STR, "protocol": STR}],
+    "envFrom": [{"prefix": STR, "configMapRef": NAME_REF, "secretRef": NAME_REF}], "env": [ENV],
+    "resources": {"limits": MQ, "requests": MQ, "claims": ANY}, "resizePolicy": ANY, "restartPolicy": STR,
+    "volumeMounts": [{"name": STR, "mountPath": STR, "subPath": STR, "subPathExpr": STR, "readOnly": BOOL,
+                      "mountPropagation": STR, "recursiveReadOnly": STR}],
+    "volumeDevices": ANY, "livenessProbe": PROBE, "readinessProbe": PROBE, "startupProbe": PROBE, "lifecycle": ANY,
+    "terminationMessagePath": STR, "terminationMessagePolicy": STR, "imagePullPolicy": STR, "securityContext": ANY,
+    "stdin": BOOL, "stdinOnce": BOOL, "tty": BOOL}
+ITEMS = [{"key": STR, "path": STR, "mode": INT}]
+VOLUME = {OPEN: True, "name": STR, "configMap": {"name": STR, "items": ITEMS, "defaultMode": INT, "optional": BOOL},
+          "secret": {"secretName": STR, "items": ITEMS, "defaultMode": INT, "optional": BOOL}}
 POD_SPEC = {
-    "containers": [CONTAINER], "initContainers": [CONTAINER], "ephemeralContainers": A, "volumes": [VOLUME],
-    "restartPolicy": S, "terminationGracePeriodSeconds": I, "activeDeadlineSeconds": I, "dnsPolicy": S,
-    "nodeSelector": MS, "serviceAccountName": S, "serviceAccount": S, "automountServiceAccountToken": B,
-    "nodeName": S, "hostNetwork": B, "hostPID": B, "hostIPC": B, "shareProcessNamespace": B, "securityContext": A,
-    "imagePullSecrets": [{"name": S}], "hostname": S, "subdomain": S, "affinity": A, "schedulerName": S,
-    "tolerations": A, "hostAliases": A, "priorityClassName": S, "priority": I, "dnsConfig": A,
-    "readinessGates": [{"conditionType": S}], "runtimeClassName": S, "enableServiceLinks": B,
-    "preemptionPolicy": S, "overhead": A, "topologySpreadConstraints": A, "setHostnameAsFQDN": B, "os": A,
-    "hostUsers": B, "schedulingGates": A, "resourceClaims": A, "resources": A}
+    "containers": [CONTAINER], "initContainers": [CONTAINER], "ephemeralContainers": ANY, "volumes": [VOLUME],
+    "restartPolicy": STR, "terminationGracePeriodSeconds": INT, "activeDeadlineSeconds": INT, "dnsPolicy": STR,
+    "nodeSelector": MS, "serviceAccountName": STR, "serviceAccount": STR, "automountServiceAccountToken": BOOL,
+    "nodeName": STR, "hostNetwork": BOOL, "hostPID": BOOL, "hostIPC": BOOL, "shareProcessNamespace": BOOL,
+    "securityContext": ANY,
+    "imagePullSecrets": [{"name": STR}], "hostname": STR, "subdomain": STR, "affinity": ANY, "schedulerName": STR,
+    "tolerations": ANY, "hostAliases": ANY, "priorityClassName": STR, "priority": INT, "dnsConfig": ANY,
+    "readinessGates": [{"conditionType": STR}], "runtimeClassName": STR, "enableServiceLinks": BOOL,
+    "preemptionPolicy": STR, "overhead": ANY, "topologySpreadConstraints": ANY, "setHostnameAsFQDN": BOOL, "os": ANY,
+    "hostUsers": BOOL, "schedulingGates": ANY, "resourceClaims": ANY, "resources": ANY}
 TEMPLATE = {"metadata": META, "spec": POD_SPEC}
-INT_OR_PERCENT = IS
 SERVICE_SPEC = {
-    "ports": [{"name": S, "protocol": S, "appProtocol": S, "port": I, "targetPort": IS, "nodePort": I}],
-    "selector": MS, "clusterIP": S, "clusterIPs": [S], "type": S, "externalIPs": [S], "sessionAffinity": S,
-    "loadBalancerIP": S, "loadBalancerSourceRanges": [S], "externalName": S, "externalTrafficPolicy": S,
-    "healthCheckNodePort": I, "publishNotReadyAddresses": B, "sessionAffinityConfig": A, "ipFamilies": [S],
-    "ipFamilyPolicy": S, "allocateLoadBalancerNodePorts": B, "loadBalancerClass": S, "internalTrafficPolicy": S,
-    "trafficDistribution": S}
+    "ports": [{"name": STR, "protocol": STR, "appProtocol": STR, "port": INT, "targetPort": INTSTR, "nodePort": INT}],
+    "selector": MS, "clusterIP": STR, "clusterIPs": [STR], "type": STR, "externalIPs": [STR], "sessionAffinity": STR,
+    "loadBalancerIP": STR, "loadBalancerSourceRanges": [STR], "externalName": STR, "externalTrafficPolicy": STR,
+    "healthCheckNodePort": INT, "publishNotReadyAddresses": BOOL, "sessionAffinityConfig": ANY, "ipFamilies": [STR],
+    "ipFamilyPolicy": STR, "allocateLoadBalancerNodePorts": BOOL, "loadBalancerClass": STR,
+    "internalTrafficPolicy": STR, "trafficDistribution": STR}
 
 
 def _top(**fields: Any) -> dict[str, Any]:
-    return {"apiVersion": S, "kind": S, "metadata": META, **fields}
+    return {"apiVersion": STR, "kind": STR, "metadata": META, **fields}
 
 
 SCHEMAS: dict[str, dict[str, Any]] = {
-    "Pod": _top(spec=POD_SPEC, status=A),
-    "Deployment": _top(spec={"replicas": I, "selector": SELECTOR, "template": TEMPLATE, "minReadySeconds": I,
-                             "strategy": {"type": S, "rollingUpdate": {"maxUnavailable": IS, "maxSurge": IS}},
-                             "revisionHistoryLimit": I, "paused": B, "progressDeadlineSeconds": I}, status=A),
-    "ReplicaSet": _top(spec={"replicas": I, "minReadySeconds": I, "selector": SELECTOR, "template": TEMPLATE},
-                       status=A),
-    "Service": _top(spec=SERVICE_SPEC, status=A),
-    "ConfigMap": _top(data=MS, binaryData=MS, immutable=B),
-    "Secret": _top(data=MS, stringData=MS, type=S, immutable=B),
-    "Namespace": _top(spec=A, status=A),
-    "Node": _top(spec=A, status=A),
-    "Endpoints": _top(subsets=A),
-    "ServiceAccount": _top(secrets=A, imagePullSecrets=A, automountServiceAccountToken=B),
-    "Event": {OPEN: True, "apiVersion": S, "kind": S, "metadata": META},
-    "Ingress": _top(spec=A, status=A),
-    "Scale": _top(spec={"replicas": I}, status=A),
+    "Pod": _top(spec=POD_SPEC, status=ANY),
+    "Deployment": _top(spec={"replicas": INT, "selector": SELECTOR, "template": TEMPLATE, "minReadySeconds": INT,
+                             "strategy": {"type": STR, "rollingUpdate": {"maxUnavailable": INTSTR, "maxSurge": INTSTR}},
+                             "revisionHistoryLimit": INT, "paused": BOOL, "progressDeadlineSeconds": INT}, status=ANY),
+    "ReplicaSet": _top(spec={"replicas": INT, "minReadySeconds": INT, "selector": SELECTOR, "template": TEMPLATE},
+                       status=ANY),
+    "Service": _top(spec=SERVICE_SPEC, status=ANY),
+    "ConfigMap": _top(data=MS, binaryData=MS, immutable=BOOL),
+    "Secret": _top(data=MS, stringData=MS, type=STR, immutable=BOOL),
+    "Namespace": _top(spec=ANY, status=ANY),
+    "Node": _top(spec=ANY, status=ANY),
+    "Endpoints": _top(subsets=ANY),
+    "ServiceAccount": _top(secrets=ANY, imagePullSecrets=ANY, automountServiceAccountToken=BOOL),
+    "Event": {OPEN: True, "apiVersion": STR, "kind": STR, "metadata": META},
+    "Ingress": _top(spec=ANY, status=ANY),
+    "Scale": _top(spec={"replicas": INT}, status=ANY),
 }
 
 _JSON_NAMES = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}
+
+
+def _zero(schema: Any) -> Any:
+    """Go's zero value for a field of ``schema`` (what a JSON ``null`` inside a list or map decodes to)."""
+    if isinstance(schema, dict):
+        return {}
+    if isinstance(schema, list):
+        return []
+    return {STR: "", INT: 0, BOOL: False, INTSTR: 0, QTY: "0"}.get(schema)
 
 
 class _Decoder:
@@ -106,17 +115,20 @@ class _Decoder:
             f"{_JSON_NAMES.get(type(value), 'value')} into Go struct field {self.kind}.{path} of type {want}")
 
     def check(self, value: Any, schema: Any, path: str) -> Any:
-        if value is None or schema == A:
+        if value is None or schema == ANY:
             return value
         if isinstance(schema, list):
             if not isinstance(value, list):
                 raise self.fail(value, "[]" + (schema[0] if isinstance(schema[0], str) else "object"), path)
-            return [self.check(v, schema[0], f"{path}[{i}]") for i, v in enumerate(value)]
+            items = [_zero(schema[0]) if v is None else self.check(v, schema[0], f"{path}[{i}]")
+                     for i, v in enumerate(value)]
+            return [v for v in items if v is not None]
         if isinstance(schema, dict):
             if not isinstance(value, dict):
                 raise self.fail(value, "map" if "*" in schema else "object", path)
-            if "*" in schema:
-                return {str(k): self.check(v, schema["*"], f"{path}[{k}]") for k, v in value.items()}
+            if "*" in schema:  # a Go map: a null value decodes to the zero value
+                return {str(k): _zero(schema["*"]) if v is None else self.check(v, schema["*"], f"{path}[{k}]")
+                        for k, v in value.items()}
             result = {}
             for key, item in value.items():
                 if item is None:
@@ -131,27 +143,27 @@ class _Decoder:
         return self._scalar(value, schema, path)
 
     def _scalar(self, value: Any, schema: str, path: str) -> Any:
-        if schema == S:
+        if schema == STR:
             if isinstance(value, str):
                 return value
             raise self.fail(value, "string", path)
-        if schema == B:
+        if schema == BOOL:
             if isinstance(value, bool):
                 return value
             raise self.fail(value, "bool", path)
-        if schema == I:
+        if schema == INT:
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             if isinstance(value, int) and not isinstance(value, bool):
                 return value
             raise self.fail(value, "int32", path)
-        if schema == IS:
+        if schema == INTSTR:
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             if isinstance(value, (int, str)) and not isinstance(value, bool):
                 return value
             raise self.fail(value, "intstr.IntOrString", path)
-        if schema == Q:
+        if schema == QTY:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 value = str(int(value)) if float(value).is_integer() else str(value)
             if not isinstance(value, str) or not QUANTITY_RE.match(value.strip()):

@@ -1,10 +1,10 @@
-"""The HTTP front of the embedded cluster: one aiohttp server on 127.0.0.1, in a background thread with its own
-event loop, hosting any number of clusters under ``/clusters/<id>/``.
+"""The HTTP front of the embedded cluster: one aiohttp server in a background thread with its own event loop,
+hosting any number of clusters, each on its own port on 127.0.0.1.
 
-One server per process is the measured choice (``benchmarks/bench_cluster.py``): starting a server costs tens of
-milliseconds and a thread, registering another cluster on a running one costs only the cluster's own set-up, and
-vector envs in one process share the loop. Each cluster's kubeconfig points at its own path prefix, which kubectl
-and the Python client both honour.
+One server (one thread, one loop) per process is the measured choice (``benchmarks/bench_cluster.py``): a cluster
+joins a running server in about a millisecond and costs one listening socket, not a thread; vector envs in one
+process share the loop. Each cluster gets its own port rather than a path prefix because kubectl ignores a
+server URL's path for ``get --raw`` and OpenAPI fetches, and keys its discovery cache by host and port.
 
 While a watch waits with nothing to send (``kubectl rollout status``, ``get -w``), virtual time jumps to the next
 timer of that cluster, within a budget that every write request renews, so waiting commands finish in virtual
@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
@@ -64,18 +65,18 @@ def _dumps(body: object) -> bytes:
 
 
 class SimServer:
-    """An API server process-wide singleton (:meth:`shared`) or a private instance (tests, ``cluster up``)."""
+    """An API server: the process-wide singleton (:meth:`shared`) or a private instance (benchmarks, tests)."""
 
     _shared: ClassVar[SimServer | None] = None
     _shared_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self.host, self.port = host, port
-        self.clusters: dict[str, HostedCluster] = {}
-        self._next_id = 0
+    def __init__(self, host: str = "127.0.0.1"):
+        self.host = host
+        self.clusters: dict[int, HostedCluster] = {}
+        self._sites: dict[int, web.SockSite] = {}
+        self._runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     @classmethod
     def shared(cls) -> SimServer:
@@ -88,10 +89,6 @@ class SimServer:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
         if self.running:
@@ -110,12 +107,9 @@ class SimServer:
         asyncio.set_event_loop(loop)
         app = web.Application(client_max_size=16 * 2**20)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         try:
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, self.host, self.port)
-            loop.run_until_complete(site.start())
-            self.port = runner.addresses[0][1]
+            loop.run_until_complete(self._runner.setup())
         except BaseException as exc:  # reported to start()'s caller
             failure.append(exc)
             ready.set()
@@ -124,7 +118,7 @@ class SimServer:
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(self._runner.cleanup())
             loop.close()
 
     def stop(self) -> None:
@@ -132,27 +126,40 @@ class SimServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
 
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
     def register(self, hosted: HostedCluster) -> str:
-        """Host a cluster; returns its base URL (what a kubeconfig's ``server`` says)."""
-        with self._lock:
-            self._next_id += 1
-            cluster_id = f"c{self._next_id}"
-            self.clusters[cluster_id] = hosted
-        return f"{self.url}/clusters/{cluster_id}"
+        """Host a cluster on a fresh port; returns its URL (what a kubeconfig's ``server`` says)."""
+        self.start()
+        return f"http://{self.host}:{self._call(self._open(hosted))}"
+
+    async def _open(self, hosted: HostedCluster) -> int:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((self.host, 0))
+        port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self._sites[port], self.clusters[port] = site, hosted
+        return port
 
     def unregister(self, url: str) -> None:
-        with self._lock:
-            self.clusters.pop(url.rstrip("/").rsplit("/", 1)[-1], None)
+        port = int(url.rstrip("/").rsplit(":", 1)[-1])
+        if port in self._sites and self.running:
+            self._call(self._close(port))
+
+    async def _close(self, port: int) -> None:
+        self.clusters.pop(port, None)
+        await self._sites.pop(port).stop()
 
     # ------------------------------------------------------------------------------------------------ handlers
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        segments = [s for s in request.path.split("/") if s]
-        hosted = self.clusters.get(segments[1]) if len(segments) >= 2 and segments[0] == "clusters" else None
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        hosted = self.clusters.get(sockname[1]) if sockname else None
         if hosted is None:
-            body = status_object(404, "NotFound", "no such cluster on this server: use the server URL from the "
-                                 "cluster's kubeconfig (http://127.0.0.1:PORT/clusters/ID)")
+            body = status_object(404, "NotFound", "this cluster has been closed")
             return web.Response(status=404, body=_dumps(body), content_type="application/json")
-        call = Call(request.method, f"/clusters/{segments[1]}", segments[2:], request.query,
+        call = Call(request.method, [s for s in request.path.split("/") if s], request.query,
                     request.headers.get("Content-Type", ""), request.headers.get("Accept", ""), await request.read())
         engine = hosted.engine
         with engine.lock:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from opsgym.cluster.sim.controllers import pod_ready, set_condition
 from opsgym.cluster.sim.kinds import lookup
 from opsgym.cluster.sim.selectors import matches_selector
+from opsgym.cluster.sim.status import ApiError
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -36,9 +37,15 @@ def template_hash(template: Obj, collisions: int = 0) -> str:
     return "".join(SAFE[ord(ch) % len(SAFE)] for ch in str(value))
 
 
-def _without_hash(template: Obj) -> Obj:
-    template = copy.deepcopy(template or {})
-    (template.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+def _without_hash(template: Obj | None) -> Obj:
+    """A shallow view of ``template`` without the pod-template-hash label (for equality checks only)."""
+    template = dict(template or {})
+    meta = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != HASH_LABEL}
+    meta.pop("labels", None)
+    if labels:
+        meta["labels"] = labels
+    template["metadata"] = meta
     return template
 
 
@@ -78,12 +85,15 @@ class WorkloadControllers:
         self.store = engine.store
 
     def run(self) -> None:
-        for deploy in self.store.items("deployments"):
-            if not deploy["metadata"].get("deletionTimestamp"):
-                self._deployment(deploy)
-        for rs in self.store.items("replicasets"):
-            if not rs["metadata"].get("deletionTimestamp"):
-                self._replicaset(rs)
+        for plural, sync in (("deployments", self._deployment), ("replicasets", self._replicaset)):
+            for obj in self.store.items(plural):
+                if obj["metadata"].get("deletionTimestamp"):
+                    continue
+                try:
+                    sync(obj)
+                except ApiError as exc:  # e.g. a template the API refuses: reported, as the real controller does
+                    self.engine.events.emit(obj, "Warning", "FailedCreate", exc.message, f"{obj['kind'].lower()}-"
+                                            "controller")
 
     def next_timer(self) -> float | None:
         """Instants when a pod becomes available (minReadySeconds) or a rollout misses its deadline."""

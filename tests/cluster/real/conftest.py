@@ -133,21 +133,34 @@ class FakeKind:
 
 
 class FakeImages:
-    """Docker's image store as the kind backend sees it: every image is already present locally."""
+    """Docker's image store as the kind backend sees it: present images, and the pulls asked for."""
 
-    def __init__(self) -> None:
-        self.looked_up: list[str] = []
+    def __init__(self, present: bool = True) -> None:
+        self.present = present
+        self.pulled: list[tuple[str, str]] = []
 
     def get(self, name: str) -> object:
-        self.looked_up.append(name)
+        if not self.present and name not in {f"{r}:{t}" for r, t in self.pulled}:
+            import docker.errors
+
+            raise docker.errors.ImageNotFound(name)
+        return object()
+
+    def pull(self, repository: str, tag: str | None = None) -> object:
+        self.pulled.append((repository, str(tag)))
         return object()
 
 
 class FakeDocker:
     """A docker SDK client whose engine is 'up' (the backend only asks it for images)."""
 
-    def __init__(self) -> None:
-        self.images = FakeImages()
+    def __init__(self, present: bool = True) -> None:
+        self.images = FakeImages(present)
+
+
+@pytest.fixture
+def fake_docker() -> type[FakeDocker]:
+    return FakeDocker
 
 
 @pytest.fixture
@@ -165,8 +178,9 @@ def kind(fake_kind: FakeKind, tmp_path: Path) -> Iterator[Any]:
     made: list[SimBackedKind] = []
 
     def make(**options: Any) -> SimBackedKind:
-        made.append(SimBackedKind(kind_binary=str(fake_kind.binary), docker_client=FakeDocker(),
-                                  records=tmp_path / "records", poll_s=0.0, **options))
+        options.setdefault("docker_client", FakeDocker())
+        made.append(SimBackedKind(kind_binary=str(fake_kind.binary), records=tmp_path / "records", poll_s=0.0,
+                                  **options))
         return made[-1]
     yield make
     for backend in made:  # while the fake CLI's environment is still set

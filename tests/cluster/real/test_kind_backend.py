@@ -189,3 +189,14 @@ def test_listing_clusters_without_an_engine_says_so(no_engine: None) -> None:
 
 def test_doctor_can_ask_why_kind_cannot_run_here(no_engine: None) -> None:
     assert unavailable_reason().startswith("no Docker engine answers")
+
+
+def test_an_image_missing_locally_is_pulled_once_through_docker_then_loaded(kind: Any, fake_kind: Any,
+                                                                            fake_docker: Any) -> None:
+    docker = fake_docker(present=False)
+    backend = kind(name="opsgym-pull", docker_client=docker)
+    backend.start()
+    backend.load("SRE-1/0", plan(SRE1, 0).objects)
+    backend.load("SRE-1/1", plan(SRE1, 1).objects)
+    assert docker.images.pulled == [("python", "3.12-slim")]
+    assert [c[2] for c in fake_kind.calls("load docker-image")] == ["python:3.12-slim"]

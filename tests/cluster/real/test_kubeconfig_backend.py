@@ -221,3 +221,12 @@ def test_doctor_can_ask_why_a_context_cannot_be_used_without_contacting_it(tmp_p
     remote = _kubeconfig(tmp_path, "ops", "ops", "https://k8s.example.invalid:6443")
     assert "is not on this machine" in unavailable_reason(remote)
     assert "no kubeconfig at" in unavailable_reason(tmp_path / "missing")
+
+
+def test_a_cluster_that_does_not_answer_is_reported_and_nothing_is_left_running(tmp_path: Path) -> None:
+    path = _kubeconfig(tmp_path, "kind-down", "kind-down", "http://127.0.0.1:1")
+    backend = KubeconfigCluster(kubeconfig=path)
+    with pytest.raises(BackendUnavailableError, match=r"cluster at http://127\.0\.0\.1:1 does not answer"):
+        backend.start()
+    with pytest.raises(InfrastructureError, match="not started"):
+        backend.api_client()

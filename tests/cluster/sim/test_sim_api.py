@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import create, get, pod_manifest
+from simkit import create, get, pod_manifest
 
 from opsgym.cluster.sim.kinds import lookup
 from opsgym.cluster.sim.status import ApiError
@@ -108,7 +108,7 @@ def test_unknown_fields_are_dropped_with_a_warning_when_not_strict(engine):
 def test_namespaces_must_exist_and_not_be_terminating(engine):
     err = api_error(engine, "create", "configmaps", "nowhere", dict(CM, metadata={"name": "cm"}))
     assert (err.code, err.message) == (404, 'namespaces "nowhere" not found')
-    create(engine, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed", "finalizers": ["x/y"]}})
+    create(engine, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}})
     create(engine, {**CM, "metadata": {"name": "cm", "namespace": "doomed", "finalizers": ["keep/me"]}})
     call(engine, "delete", "namespaces", "", "doomed")
     assert get(engine, "namespaces", "doomed", "")["status"]["phase"] == "Terminating"

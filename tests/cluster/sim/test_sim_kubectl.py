@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from conftest import Kubectl, app_objects
+from simkit import Kubectl, app_objects
 
 from opsgym.cluster.sim import SimCluster
 
@@ -96,10 +96,20 @@ def test_repair_with_a_merge_patch_restart_and_rollout_status(kubectl):
     assert [r[1:4] for r in rows] == [["1/1", "Running", "0"]]
 
 
+def test_rollout_status_waits_in_virtual_time(cluster, kubectl):
+    before = cluster.now()
+    kubectl("patch", "deployment", "db", "-n", "shop", "-p", '{"spec": {"template": {"spec": {"containers": '
+            '[{"name": "db", "readinessProbe": {"initialDelaySeconds": 40}}]}}}}')
+    out = kubectl("rollout", "status", "deployment/db", "-n", "shop", "--timeout=60s")
+    assert 'deployment "db" successfully rolled out' in out
+    assert cluster.now() - before >= 40, "the waiting watch let the virtual clock run to the readiness delay"
+
+
 def test_set_env_strategic_and_json_patches(kubectl):
     kubectl("set", "env", "deployment/api", "-n", "shop", "EXTRA=1")
     kubectl("patch", "deployment", "api", "-n", "shop", "-p",
-            '{"spec": {"template": {"spec": {"containers": [{"name": "api", "env": [{"name": "EXTRA", "value": "2"}]}]}}}}')
+            '{"spec": {"template": {"spec": {"containers": [{"name": "api", "env": '
+            '[{"name": "EXTRA", "value": "2"}]}]}}}}')
     env = json.loads(kubectl("get", "deploy", "api", "-n", "shop", "-o",
                              "jsonpath={.spec.template.spec.containers[0].env}"))
     assert env == [{"name": "DB_ADDR", "value": "db:5432"}, {"name": "EXTRA", "value": "2"}]
@@ -115,6 +125,14 @@ def test_rollout_history_and_undo(kubectl):
     kubectl("rollout", "undo", "deployment/api", "-n", "shop")
     env = kubectl("get", "deploy", "api", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].env}")
     assert '"EXTRA","value":"2"' in env.replace(" ", ""), "back to revision 4"
+
+
+def test_apply_again_merges_three_ways(kubectl):
+    out = kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(app_objects(mode="fast")))
+    assert "configmap/api-config configured" in out and "deployment.apps/db unchanged" in out
+    assert kubectl("get", "cm", "api-config", "-n", "shop", "-o", "jsonpath={.data.MODE}") == "fast"
+    env = kubectl("get", "deploy", "api", "-n", "shop", "-o", "jsonpath={.spec.template.spec.containers[0].env}")
+    assert "EXTRA" in env, "a field set outside apply survives the three-way merge"
 
 
 def test_scale_and_delete(cluster, kubectl):
@@ -158,6 +176,11 @@ def test_malformed_yaml_and_unsupported_verbs_say_what_to_do(kubectl):
     assert result.returncode != 0 and "exec is not supported by the opsgym embedded cluster" in result.stderr
     result = kubectl.run("get", "pods", "-n", "shop", "-l", "app in (oops")
     assert result.returncode != 0
+
+
+def test_raw_requests_reach_the_cluster(kubectl):
+    assert kubectl("get", "--raw", "/healthz") == "ok"
+    assert json.loads(kubectl("get", "--raw", "/api/v1/namespaces/shop/configmaps/api-config"))["data"]
 
 
 def test_the_cluster_survives_all_of_the_above(kubectl):

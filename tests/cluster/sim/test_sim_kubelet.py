@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import container_status, create, events, get, pod_manifest
+from simkit import container_status, create, events, get, pod_manifest
 
 from opsgym.cluster.sim.engine import Engine
 from opsgym.cluster.sim.kinds import lookup
@@ -61,7 +61,7 @@ def test_back_off_events_and_pod_phase(engine):
     assert {"Scheduled", "Pulled", "Created", "Started", "BackOff"} <= reasons
     backoff = events(engine, "default", "BackOff")[0]
     assert backoff["type"] == "Warning" and backoff["involvedObject"]["fieldPath"] == "spec.containers{main}"
-    started = [e for e in events(engine, "default", "Started")][0]
+    started = events(engine, "default", "Started")[0]
     assert started["count"] == 3
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
-from conftest import FakeRuntime, create, get
+from simkit import FakeRuntime, create, get
 
 from opsgym.cluster.sim.engine import Engine
 from opsgym.cluster.sim.kinds import lookup

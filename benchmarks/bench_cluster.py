@@ -1,0 +1,142 @@
+"""Embedded cluster performance: server start, snapshot reset, kubectl latency against its process floor, and
+Python-client throughput; plus the server-per-cluster question (one shared server vs one server each).
+
+Run: ``python benchmarks/bench_cluster.py``. Prints numbers and ratios measured in this run; asserts nothing.
+Targets (issue 3): reset ≤ 20 ms median, ``kubectl get pods`` ≤ 1.5× ``kubectl version --client``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kubernetes import client
+
+from opsgym.cluster.sim import SimCluster, SimServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "cluster" / "sim"))
+from simkit import app_objects
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def ms(samples: list[float]) -> str:
+    return f"median {statistics.median(samples) * 1e3:7.2f} ms  (min {min(samples) * 1e3:.2f}, n={len(samples)})"
+
+
+def server_start() -> None:
+    servers: list[SimServer] = []
+
+    def start() -> None:
+        server = SimServer()
+        server.start()
+        servers.append(server)
+
+    print(f"server start (new aiohttp server + thread):   {ms(timed(start, 10))}")
+    for server in servers:
+        server.stop()
+    clusters: list[SimCluster] = []
+
+    def add() -> None:
+        cluster = SimCluster()
+        cluster.start()
+        clusters.append(cluster)
+
+    shared = timed(add, 20)
+    print(f"cluster start on the shared server:           {ms(shared)}")
+    threads = threading.active_count()
+    for cluster in clusters:
+        cluster.close()
+    own: list[SimCluster] = []
+
+    def add_own() -> None:
+        cluster = SimCluster(server=SimServer())
+        cluster.start()
+        own.append(cluster)
+
+    private = timed(add_own, 20)
+    print(f"cluster start with its own server:            {ms(private)}")
+    print(f"threads for 20 clusters: shared server {threads}, one server each {threading.active_count()}")
+    for cluster in own:
+        cluster.close()
+        cluster._server.stop()
+
+
+def reset() -> None:
+    with SimCluster() as cluster:
+        start = time.perf_counter()
+        cluster.load("shop", app_objects)
+        print(f"first load of the shop (render + settle):     {(time.perf_counter() - start) * 1e3:7.2f} ms")
+
+        samples = []
+        for _ in range(50):
+            cluster.advance(120)
+            begin = time.perf_counter()
+            cluster.load("shop", app_objects)
+            samples.append(time.perf_counter() - begin)
+        print(f"snapshot reset (load of a cached scenario):   {ms(samples)}   target <= 20 ms")
+
+
+def kubectl_latency() -> None:
+    if shutil.which("kubectl") is None:
+        print("kubectl: not installed, skipped")
+        return
+    with SimCluster() as cluster, tempfile.TemporaryDirectory() as cache:
+        cluster.load("shop", app_objects)
+        cluster.advance(60)
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": cache}
+
+        def run(*args: str) -> Callable[[], None]:
+            return lambda: subprocess.run(["kubectl", *args], env=env, capture_output=True, check=True)
+
+        run("get", "pods", "-n", "shop")()  # fills kubectl's discovery cache, as any session's first call does
+        floor, raw, get, wide = [], [], [], []
+        for _ in range(21):  # interleaved, so machine load affects all alike
+            floor += timed(run("version", "--client"), 1)
+            raw += timed(run("get", "--raw", "/api/v1/namespaces/shop/pods"), 1)
+            get += timed(run("get", "pods", "-n", "shop"), 1)
+            wide += timed(run("get", "pods", "-A", "-o", "wide"), 1)
+        print(f"kubectl version --client (process floor):     {ms(floor)}")
+        print(f"kubectl get --raw pods (one request):         {ms(raw)}")
+        print(f"kubectl get pods -n shop:                     {ms(get)}")
+        print(f"kubectl get pods -A -o wide:                  {ms(wide)}")
+        ratio = statistics.median(get) / statistics.median(floor)
+        print(f"get pods / floor ratio:                       {ratio:7.2f}x   target <= 1.5x")
+
+
+def client_throughput() -> None:
+    with SimCluster() as cluster:
+        cluster.load("shop", app_objects)
+        core = client.CoreV1Api(cluster.api_client())
+        for label, call in (("read configmap", lambda: core.read_namespaced_config_map("api-config", "shop")),
+                            ("list pods", lambda: core.list_namespaced_pod("shop")),
+                            ("patch configmap", lambda: core.patch_namespaced_config_map(
+                                "api-config", "shop", {"metadata": {"annotations": {"n": str(time.time())}}}))):
+            count, start = 0, time.perf_counter()
+            while time.perf_counter() - start < 1.5:
+                call()
+                count += 1
+            print(f"python client {label + ':':<17}             {count / (time.perf_counter() - start):7.0f} calls/s")
+
+
+if __name__ == "__main__":
+    print(f"# embedded cluster benchmark ({os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f})")
+    server_start()
+    reset()
+    kubectl_latency()
+    client_throughput()

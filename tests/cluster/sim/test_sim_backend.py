@@ -1,0 +1,106 @@
+"""SimCluster as a ClusterBackend: lifecycle, kubeconfig, scenario loading with cached snapshots, isolation."""
+
+from __future__ import annotations
+
+import subprocess
+import urllib.request
+from urllib.error import URLError
+
+import pytest
+import yaml
+from kubernetes import client
+from simkit import app_objects
+
+from opsgym import plugins
+from opsgym.cluster.base import ClusterBackend
+from opsgym.cluster.sim import SimCluster, SimServer
+from opsgym.errors import InfrastructureError, TaskSpecError
+
+
+def restarts(api_client, app: str) -> int:
+    pods = client.CoreV1Api(api_client).list_namespaced_pod("shop", label_selector=f"app={app}").items
+    return sum(cs.restart_count for p in pods for cs in p.status.container_statuses or [])
+
+
+def test_it_is_the_registered_sim_backend():
+    cluster = plugins.create("cluster backend", "sim", seed=5)
+    assert isinstance(cluster, SimCluster) and isinstance(cluster, ClusterBackend)
+    assert cluster.name == "sim" and cluster.virtual_time and cluster.seed == 5
+
+
+def test_lifecycle_and_kubeconfig(sim_cluster):
+    config = yaml.safe_load(sim_cluster.kubeconfig.read_text())
+    server = config["clusters"][0]["cluster"]["server"]
+    assert server == sim_cluster.url and server.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(f"{server}/version") as response:
+        assert b'"gitVersion":"v1.32.0"' in response.read()
+    path = sim_cluster.kubeconfig
+    sim_cluster.close()
+    sim_cluster.close()
+    assert not path.exists()
+    with pytest.raises(URLError):
+        urllib.request.urlopen(f"{server}/version")
+
+
+def test_clusters_share_one_server_but_not_their_objects():
+    with SimCluster() as one, SimCluster() as two:
+        assert one._server is two._server is SimServer.shared() and one.url != two.url
+        client.CoreV1Api(one.api_client()).create_namespace(client.V1Namespace(metadata={"name": "only-one"}))
+        names = {n.metadata.name for n in client.CoreV1Api(two.api_client()).list_namespace().items}
+        assert "only-one" not in names
+
+
+def test_load_settles_until_ready_and_caches_the_snapshot(sim_cluster):
+    calls = []
+
+    def objects():
+        calls.append(1)
+        return app_objects()
+
+    def ready(api_client) -> bool:
+        return restarts(api_client, "api") >= 2
+
+    sim_cluster.load("broken", objects, ready=ready)
+    settled_at = sim_cluster.now()
+    assert restarts(sim_cluster.api_client(), "api") >= 2
+    sim_cluster.advance(600)
+    client.CoreV1Api(sim_cluster.api_client()).delete_namespaced_config_map("api-config", "shop")
+    sim_cluster.load("broken", objects, ready=ready)
+    assert calls == [1], "the second load restored the snapshot"
+    assert sim_cluster.now() == settled_at and restarts(sim_cluster.api_client(), "api") >= 2
+    assert client.CoreV1Api(sim_cluster.api_client()).read_namespaced_config_map("api-config", "shop").data
+
+
+def test_load_replaces_what_a_previous_load_created(sim_cluster):
+    sim_cluster.load("a", lambda: app_objects("first"))
+    sim_cluster.load("b", lambda: app_objects("second"))
+    names = {n.metadata.name for n in client.CoreV1Api(sim_cluster.api_client()).list_namespace().items}
+    assert "second" in names and "first" not in names
+
+
+def test_load_reports_bad_objects_and_scenarios_that_never_settle(sim_cluster):
+    with pytest.raises(TaskSpecError, match=r"object #1 \(v1/Frobnicator 'x'\) is not a kind"):
+        sim_cluster.load("bad-kind", lambda: [app_objects()[0], {"apiVersion": "v1", "kind": "Frobnicator",
+                                                                 "metadata": {"name": "x"}}])
+    rejected = r'\(ConfigMap shop/Bad\) was rejected .*metadata.name: Invalid value: "Bad"'
+    with pytest.raises(TaskSpecError, match=rejected):
+        sim_cluster.load("bad-name", lambda: [app_objects()[0], {"apiVersion": "v1", "kind": "ConfigMap",
+                                                                 "metadata": {"name": "Bad", "namespace": "shop"}}])
+    with pytest.raises(InfrastructureError, match="did not become ready within 30 virtual seconds"):
+        sim_cluster.load("never", lambda: app_objects(mode="fast"), ready=lambda api: False, timeout_s=30)
+
+
+@pytest.mark.parametrize("patch_type", ["merge", "strategic", "json"])
+def test_patches_after_a_restore_do_not_corrupt_the_snapshot(sim_cluster, patch_type):
+    """Stored objects are shared with snapshots: a patch must never edit them in place."""
+    body = '[{"op": "add", "path": "/data/extra", "value": "1"}]' if patch_type == "json" else '{"data": {"extra": "1"}}'
+    argv = ["kubectl", "--kubeconfig", str(sim_cluster.kubeconfig), "patch", "configmap", "api-config", "-n", "shop",
+            "--type", patch_type, "-p", body]
+    sim_cluster.load("base", app_objects)
+    for _ in range(3):  # each round restores the same snapshot, then patches the same stored object
+        sim_cluster.load("base", app_objects)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    sim_cluster.load("base", app_objects)
+    core = client.CoreV1Api(sim_cluster.api_client())
+    assert "extra" not in (core.read_namespaced_config_map("api-config", "shop").data or {})
