@@ -19,6 +19,7 @@ import time
 import gymnasium as gym
 
 import opsgym  # noqa: F401
+from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent
 from opsgym.scoring import ScoringWrapper
 
@@ -36,12 +37,7 @@ def episode_walls(env: gym.Env, seeds: list[int], scored: bool) -> tuple[list[fl
     agent = OracleAgent()
     for seed in seeds:
         t0 = time.perf_counter()
-        obs, info = env.reset(seed=seed)
-        agent.reset(seed=seed, env=env)
-        while True:
-            obs, _, term, trunc, info = env.step(agent.act(obs, info))
-            if term or trunc:
-                break
+        info = play_episode(env, agent, seed=seed).info
         walls.append(time.perf_counter() - t0)
         if scored:
             scoring.append(scoring_wrapper(env).last_scoring_s)

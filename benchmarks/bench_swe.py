@@ -22,6 +22,7 @@ from pathlib import Path
 import gymnasium as gym
 
 import opsgym  # noqa: F401
+from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent
 from opsgym.swe.catalog import base_tree
 from opsgym.swe.evaluate import GRADING_ARGS
@@ -151,12 +152,7 @@ def catalog(scratch: Path) -> None:
     t0 = time.perf_counter()
     for task in tasks:
         env = gym.make(task.gym_id)
-        obs, info = env.reset(seed=0)
-        agent.reset(seed=0, env=env)
-        done = False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
-            done = terminated or truncated
+        info = play_episode(env, agent, seed=0).info
         solved += info["outcome"]["extra"]["resolution"] == "RESOLVED_FULL"
         env.close()
     total = time.perf_counter() - t0

@@ -71,6 +71,7 @@ class ReActAgent:
         max_tokens: generation limit per turn.
         temperature: sampling temperature (0 = greedy, reproducible).
         context_chars: history budget in characters (≈ 4 per token); older observations are shortened beyond it.
+        low_water: fraction of the budget the history is trimmed down to once it overflows.
         system_prompt: template with ``{tools}`` (one ``usage  summary`` line per tool).
         examples: few-shot (observation, answer) turns placed before the task; ``()`` for none.
         observation_template: template with ``{observation}`` for each env answer.
@@ -79,13 +80,13 @@ class ReActAgent:
     """
 
     def __init__(self, llm: str | LLMBackend = "hf-prefix", *, max_tokens: int = 96, temperature: float = 0.0,
-                 context_chars: int = 24000, system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+                 context_chars: int = 24000, low_water: float = 0.6, system_prompt: str = DEFAULT_SYSTEM_PROMPT,
                  observation_template: str = DEFAULT_OBSERVATION, stop: tuple[str, ...] = ("\nObservation:",),
                  examples: tuple[tuple[str, str], ...] | list[list[str]] = DEFAULT_EXAMPLES,
                  llm_options: dict[str, Any] | None = None):
         self.llm = create_backend(llm, **(llm_options or {}))
         self.max_tokens, self.temperature = max_tokens, temperature
-        self.context_chars = context_chars
+        self.context_chars, self.low_water = context_chars, low_water
         self.system_prompt, self.observation_template = system_prompt, observation_template
         self.stop = list(stop)
         self.examples = [(str(user), str(assistant)) for user, assistant in examples]
@@ -146,11 +147,18 @@ class ReActAgent:
         return call
 
     def _fit_budget(self) -> None:
-        """Shorten the oldest observations (after the task) until the history fits ``context_chars``."""
+        """Once the history outgrows ``context_chars``, shorten the oldest observations (after the task) down to
+        ``low_water`` of the budget.
+
+        Why down to a low-water mark: every shortened message invalidates a prefix cache from that point on, so
+        trimming well below the limit in one go keeps the history stable (and cacheable) for the next several turns.
+        """
         total = sum(len(m["content"]) for m in self.messages)
+        if total <= self.context_chars:
+            return
         for i in range(self._first_free, len(self.messages) - 1):
             message = self.messages[i]
-            if total <= self.context_chars:
+            if total <= self.context_chars * self.low_water:
                 return
             if message["role"] != "user" or len(message["content"]) <= 200:
                 continue

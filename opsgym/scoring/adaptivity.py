@@ -22,6 +22,7 @@ import gymnasium as gym
 from pydantic import BaseModel, Field
 
 from opsgym import plugins
+from opsgym.agents.base import play_episode as agent_loop
 from opsgym.errors import ScoringConfigError
 from opsgym.scoring import metrics as m
 
@@ -64,16 +65,14 @@ def _make_agent(agent: Any) -> Any:
 
 def play_episode(env: gym.Env, agent: Any, seed: int, *, metrics_key: str = "metrics") -> tuple[dict[str, Any], int]:
     """Play one episode to its end; return the metrics record and the number of steps."""
-    obs, info = env.reset(seed=seed)
-    agent.reset(seed=seed, env=env, ledger=getattr(env.unwrapped, "ledger", None))
-    for step in range(1, MAX_EPISODE_STEPS + 1):
-        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
-        if terminated or truncated:
-            if metrics_key not in info:
-                raise ScoringConfigError(f"the env gave no info[{metrics_key!r}] at the end of the episode; "
-                                         "make it with scoring on (gym.make(id) does so for opsgym ids)")
-            return info[metrics_key], step
-    raise ScoringConfigError(f"the episode did not end within {MAX_EPISODE_STEPS} steps; give the env a step budget")
+    try:
+        end = agent_loop(env, agent, seed=seed, max_steps=MAX_EPISODE_STEPS)
+    except RuntimeError as exc:
+        raise ScoringConfigError(str(exc)) from None
+    if metrics_key not in end.info:
+        raise ScoringConfigError(f"the env gave no info[{metrics_key!r}] at the end of the episode; "
+                                 "make it with scoring on (gym.make(id) does so for opsgym ids)")
+    return end.info[metrics_key], end.steps
 
 
 def adaptivity(env_id: str, agent: Any, perturbations: Sequence[str], seeds: Sequence[int], *,

@@ -72,7 +72,8 @@ def test_conversation_grows_at_the_end_and_every_call_is_recorded():
     assert first.messages[0]["role"] == "system" and "kubectl VERB ..." in first.messages[0]["content"]
     assert last.messages[: len(first.messages)] == first.messages  # history only grows: prefix caches can reuse it
     assert last.messages[-1] == {"role": "user", "content": "Observation: bad action"}
-    assert (last.max_tokens, last.temperature, last.seed) == (32, 0.0, 3)
+    assert (last.max_tokens, last.temperature) == (32, 0.0)
+    assert [r.seed for r in llm.requests] == [3, 4, 5]  # reproducible, but a fresh draw each turn
     assert len(ledger.calls) == 3 and ledger.calls[1].output == "garbage without format"
 
 
@@ -87,17 +88,28 @@ def test_steps_left_warning_near_the_budget():
 
 def test_context_budget_shortens_old_observations_but_keeps_the_task():
     llm = ScriptedLLM(["Action: kubectl get pods"] * 4)
-    agent = ReActAgent(llm, context_chars=3500)
+    agent = ReActAgent(llm, context_chars=3500, low_water=0.9, examples=[("example alert", "Action: hint")])
     agent.reset(env=ToolEnv())
     task = "ALERT " + "x" * 900
     for i, obs in enumerate([task, "a" * 1500, "b" * 1500, "c" * 1500]):
         agent.act(obs, {"step": i})
     sent = llm.requests[-1].messages
-    assert sent[1]["content"] == task
+    assert [m["content"] for m in sent[1:4]] == ["example alert", "Action: hint", task]
     assert sum(len(m["content"]) for m in sent) <= 3500
+    assert "characters dropped" in sent[7]["content"]  # trimmed towards the low-water mark, not just under 3500
     assert sent[-1]["content"].endswith("c" * 1500)  # the newest observation is whole
-    assert "characters dropped" in sent[3]["content"]  # sent[2] is the first assistant turn
-    assert len(llm.requests[1].messages[3]["content"]) > 1500  # what an earlier call sent is kept as it was
+    assert "characters dropped" in sent[5]["content"]  # sent[4] is the first assistant turn
+    assert len(llm.requests[1].messages[5]["content"]) > 1500  # what an earlier call sent is kept as it was
+
+
+def test_default_examples_come_before_the_task():
+    llm = ScriptedLLM(["Action: hint"])
+    agent = ReActAgent(llm)
+    agent.reset(env=ToolEnv())
+    agent.act("THE TASK", {"step": 0})
+    sent = llm.requests[0].messages
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert sent[-1]["content"] == "THE TASK" and sent[2]["content"].startswith("Thought:")
 
 
 def test_llm_outage_is_recorded_and_raised_as_infrastructure():

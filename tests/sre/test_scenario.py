@@ -10,6 +10,7 @@ import gymnasium as gym
 import pytest
 
 import opsgym  # noqa: F401  (registers the gym ids)
+from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent
 from opsgym.sre.checks import ClusterView, crashlooping
 from opsgym.sre.scenario import SREScenario
@@ -153,13 +154,7 @@ def test_judging_time_is_not_the_agents_time(scenarios):
 @pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_the_oracle_agent_scores_full_marks_through_gym_make(task_id):
     env = gym.make(f"opsgym/{task_id}")
-    agent = OracleAgent()
-    obs, info = env.reset(seed=10)
-    agent.reset(seed=10, env=env)
-    done = False
-    while not done:
-        obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
-        done = terminated or truncated
+    _, reward, terminated, _, info, _ = play_episode(env, OracleAgent(), seed=10)
     env.close()
     outcome = info["outcome"]
     assert terminated and outcome["remediation_correct"] == 1.0

@@ -8,6 +8,7 @@ import gymnasium as gym
 import pytest
 
 import opsgym  # noqa: F401  (registers the gym ids)
+from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent, RandomAgent
 from opsgym.swe.catalog import base_tree, oracle_solution
 from opsgym.swe.evaluate import grade
@@ -60,15 +61,10 @@ def test_tests_fail_before_the_gold_patch_and_an_empty_patch_resolves_nothing(fo
 def _play(env_id: str, agent, seed: int, **kwargs):
     env = gym.make(env_id, **kwargs)
     try:
-        obs, info = env.reset(seed=seed)
-        agent.reset(seed=seed, env=env)
-        done = False
-        while not done:
-            obs, reward, terminated, truncated, info = env.step(agent.act(obs, info))
-            done = terminated or truncated
+        end = play_episode(env, agent, seed=seed)
     finally:
         env.close()
-    return reward, info
+    return end.reward, end.info
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)

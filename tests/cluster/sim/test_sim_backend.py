@@ -93,7 +93,9 @@ def test_load_reports_bad_objects_and_scenarios_that_never_settle(sim_cluster):
 @pytest.mark.parametrize("patch_type", ["merge", "strategic", "json"])
 def test_patches_after_a_restore_do_not_corrupt_the_snapshot(sim_cluster, patch_type):
     """Stored objects are shared with snapshots: a patch must never edit them in place."""
-    body = '[{"op": "add", "path": "/data/extra", "value": "1"}]' if patch_type == "json" else '{"data": {"extra": "1"}}'
+    body = '{"data": {"extra": "1"}}'
+    if patch_type == "json":
+        body = '[{"op": "add", "path": "/data/extra", "value": "1"}]'
     argv = ["kubectl", "--kubeconfig", str(sim_cluster.kubeconfig), "patch", "configmap", "api-config", "-n", "shop",
             "--type", patch_type, "-p", body]
     sim_cluster.load("base", app_objects)
