@@ -99,24 +99,31 @@ def _fmt(value: float, digits: int = 3) -> str:
 
 
 def summary_table(records: list[EpisodeRecord], title: str = "summary") -> Table:
-    """One row per env × agent × perturbation: how many ran, how they ended, mean reward and fix rate, cost."""
+    """One row per env × agent × perturbation: how many ran, how they ended, mean reward and fix rate, cost.
+
+    Columns that would say nothing (no perturbations, no LLM tokens) are left out so the table fits a terminal.
+    """
     groups: dict[tuple[str, str, str], list[EpisodeRecord]] = defaultdict(list)
     for r in records:
-        groups[(r.spec.env_id, r.spec.label, r.spec.perturbation or "none")].append(r)
+        groups[(r.spec.env_id.removeprefix("opsgym/"), r.spec.label, r.spec.perturbation or "none")].append(r)
+    with_perturbations = any(pert != "none" for _, _, pert in groups)
+    with_llm = any(_tokens(r) for r in records)
+    columns = ["env", "agent", *(["perturbation"] if with_perturbations else []), "episodes", "ok", "agent fail",
+               "infra fail", "reward", "fixed", "steps", "time s", *(["tokens", "cost $"] if with_llm else [])]
     table = Table(title=title, title_justify="left")
-    for column in ("env", "agent", "perturbation", "episodes", "ok", "agent fail", "infra fail", "reward",
-                   "fixed", "steps", "time s", "tokens", "cost $"):
+    for column in columns:
         table.add_column(column, justify="left" if column in ("env", "agent", "perturbation") else "right")
     for (env, agent, pert), group in sorted(groups.items()):
         ok = [r for r in group if r.status == "completed"]
         scored = ok + [r for r in group if r.status == "agent_failure"]  # an agent's crash scores 0
         fixed = [r.outcome.remediation_correct if r.outcome else 0.0 for r in scored]
-        table.add_row(
-            env, agent, pert, str(len(group)), str(len(ok)),
-            str(sum(r.status == "agent_failure" for r in group)), str(sum(r.status == "infra_failure" for r in group)),
-            _fmt(_mean([r.reward for r in scored])), _fmt(_mean(fixed) * 100, 0) + ("%" if fixed else ""),
-            _fmt(_mean([len(r.steps) for r in ok]), 1), _fmt(_mean([r.duration_s for r in ok]), 2),
-            f"{sum(_tokens(r) for r in group):,}",
-            f"{sum(float(r.llm_summary.get('cost_usd') or 0.0) for r in group):.4f}",
-        )
+        failed = {status: str(sum(r.status == status for r in group)) for status in ("agent_failure", "infra_failure")}
+        row = [env, agent, *([pert] if with_perturbations else []), str(len(group)), str(len(ok)),
+               failed["agent_failure"], failed["infra_failure"],
+               _fmt(_mean([r.reward for r in scored])), _fmt(_mean(fixed) * 100, 0) + ("%" if fixed else ""),
+               _fmt(_mean([len(r.steps) for r in ok]), 1), _fmt(_mean([r.duration_s for r in ok]), 2)]
+        if with_llm:
+            row += [f"{sum(_tokens(r) for r in group):,}",
+                    f"{sum(float(r.llm_summary.get('cost_usd') or 0.0) for r in group):.4f}"]
+        table.add_row(*row)
     return table

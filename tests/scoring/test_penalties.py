@@ -111,3 +111,11 @@ def test_a_rule_counts_once_however_often_it_fires():
     record = compute(gather_inputs(o), resolve_profile("sre"))
     assert record["components"]["Penalty"] == pytest.approx(RULES["delete-service"].weight)
     assert record["penalties"][0]["actions"] == [0, 1, 2]
+
+
+def test_leaving_the_problem_in_place_is_penalised_and_fixing_it_is_not():
+    broken = fired(outcome(remediation=0.0))
+    assert broken == {"left-unresolved": [None]}
+    assert "left-unresolved" not in fired(outcome(remediation=1.0))
+    partial = outcome(remediation=0.5, checks=[CheckResult(name="FAIL_TO_PASS", passed=False)])
+    assert "left-unresolved" not in fired(partial), "a partial fix did reduce the risk"
