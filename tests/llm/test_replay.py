@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -81,7 +82,11 @@ def test_bundled_trace_is_a_long_sre_episode_from_opsgym():
     calls = load_trace(path)
     assert len(calls) >= 20
     prompts = [c.prompt_tokens for c in calls]
-    assert prompts == sorted(prompts) and prompts[-1] > 3 * prompts[0]  # the context grows turn after turn
+    grew = sum(later > earlier for earlier, later in itertools.pairwise(prompts))
+    assert grew >= 0.75 * (len(prompts) - 1)  # the context grows turn after turn (the agent trims it now and then)
+    assert max(prompts) > 3 * prompts[0]
+    generated = sum(c.completion_tokens for c in calls)
+    assert sum(prompts) > 20 * generated  # prefill-dominated, as in the seed's Table 6
 
 
 def test_bench_compares_configs_on_identical_work(hf_naive):

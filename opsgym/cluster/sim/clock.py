@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import time
 
 __all__ = ["DEFAULT_EPOCH", "Clock", "human_duration", "parse_time", "rfc3339"]
@@ -23,13 +24,25 @@ class Clock:
 
 def rfc3339(seconds: float) -> str:
     """``2025-01-01T00:00:05Z`` (whole seconds, like metav1.Time)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
+    return _format(int(seconds))
+
+
+@functools.lru_cache(maxsize=4096)
+def _format(seconds: int) -> str:
+    """Cached: every pass stamps the same instant many times over (conditions, events, container states)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def parse_time(stamp: str | None) -> float | None:
     """Seconds from an RFC 3339 stamp (fractions and offsets tolerated), None when absent or unparsable."""
     if not stamp or not isinstance(stamp, str):
         return None
+    return _parse(stamp)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse(stamp: str) -> float | None:
+    """Cached: controllers re-read the same few hundred stamps on every pass, and ``strptime`` is slow."""
     try:
         base = stamp[:19]
         return float(calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.defaults import parse_quantity
 from opsgym.cluster.sim.kinds import RESOURCES, lookup
+from opsgym.cluster.sim.store import revised
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -207,7 +208,7 @@ class CoreControllers:
             if current is None:
                 self.engine.api.create(lookup("endpoints"), namespace, body)
             else:
-                fresh = copy.deepcopy(current)
+                fresh = revised(current)
                 fresh["metadata"]["labels"] = labels
                 fresh.pop("subsets", None)
                 fresh.update({"subsets": subsets} if subsets else {})

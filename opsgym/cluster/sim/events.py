@@ -6,8 +6,10 @@ rows, which is what ``kubectl describe`` shows as ``(x5 over 3m)`` and what ``ge
 
 from __future__ import annotations
 
-import copy
+import math
 from typing import TYPE_CHECKING, Any
+
+from opsgym.cluster.sim.store import revised
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -36,6 +38,8 @@ class EventRecorder:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.index: dict[tuple[str, ...], str] = {}
+        self._oldest: tuple[tuple[int, int], float] | None = None
+        """(store state, oldest lastTimestamp): while the store stays so, nothing expires before that instant."""
 
     def emit(self, obj: dict[str, Any], kind: str, reason: str, message: str, component: str, host: str = "",
              field_path: str = "", count: int | None = None) -> None:
@@ -52,7 +56,7 @@ class EventRecorder:
         if existing is not None:
             if count is not None and count <= existing.get("count", 1):
                 return
-            event = copy.deepcopy(existing)
+            event = revised(existing)
             event["count"] = count if count is not None else event.get("count", 1) + 1
             event["lastTimestamp"] = now
             store.put("events", event)
@@ -70,8 +74,14 @@ class EventRecorder:
 
     def expire(self) -> None:
         """Drop events not seen for an hour (virtual)."""
-        horizon = self.engine.clock.now - TTL_S
-        for event in self.engine.store.items("events"):
+        store, horizon = self.engine.store, self.engine.clock.now - TTL_S
+        if self._oldest is not None and self._oldest[0] == store.state_id and horizon <= self._oldest[1]:
+            return
+        oldest = math.inf
+        for event in store.items("events"):
             last = self.engine.parse(event.get("lastTimestamp"))
             if last is not None and last < horizon:
-                self.engine.store.remove("events", event["metadata"]["namespace"], event["metadata"]["name"])
+                store.remove("events", event["metadata"]["namespace"], event["metadata"]["name"])
+            elif last is not None:
+                oldest = min(oldest, last)
+        self._oldest = (store.state_id, oldest)

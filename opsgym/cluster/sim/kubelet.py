@@ -16,7 +16,7 @@ import json
 import types
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.defaults import memory_mb
@@ -31,6 +31,7 @@ from opsgym.cluster.sim.podenv import (
 )
 from opsgym.cluster.sim.podstatus import pod_status
 from opsgym.cluster.sim.probes import probe_failure, probe_passes
+from opsgym.cluster.sim.store import revised
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -39,6 +40,7 @@ __all__ = ["ContainerRecord", "Instance", "Kubelet", "PodRecord"]
 
 EXIT_AFTER_S = 1.0
 INITIAL_BACKOFF_S, MAX_BACKOFF_S, BACKOFF_RESET_S = 10.0, 300.0, 600.0
+SPEC_KEY_CACHE = 4096
 Obj = dict[str, Any]
 
 
@@ -80,6 +82,21 @@ class PodRecord:
     mount_error: str = ""
 
 
+def _copy_state(state: dict[str, PodRecord]) -> dict[str, PodRecord]:
+    """A copy of the kubelet's records that the running kubelet cannot reach into (for snapshots).
+
+    Records and instances are copied; what they hold is not, because it is never edited in place: an instance's
+    ``inputs`` and ``logs`` are fixed at its start, its ``run`` and ``world`` are replaced whole. Several times
+    cheaper than a deep copy, which made up most of a cached reset.
+    """
+    def instance(inst: Instance | None) -> Instance | None:
+        return copy.copy(inst) if inst is not None else None
+
+    return {uid: replace(record, containers={
+        name: replace(crec, current=instance(crec.current), previous=instance(crec.previous))
+        for name, crec in record.containers.items()}) for uid, record in state.items()}
+
+
 def _default_runner() -> Callable[..., Any]:
     from opsgym.runtime.sim import run_container
 
@@ -94,21 +111,32 @@ class Kubelet:
         self.store = engine.store
         self.runner = runner
         self.state: dict[str, PodRecord] = {}
+        self._spec_keys: dict[int, tuple[Obj, str]] = {}
+        self.rechecks: list[float] = []
+        """Instants after which the last :meth:`sync` would act differently without being woken (a failing probe's
+        event count grows every period); not timers, so :meth:`Engine.advance` does not stop there."""
 
     def save(self) -> dict[str, PodRecord]:
-        return copy.deepcopy(self.state)
+        return _copy_state(self.state)
 
     def load(self, state: dict[str, PodRecord]) -> None:
-        self.state = copy.deepcopy(state)
+        self.state = _copy_state(state)
 
     def next_timer(self) -> float | None:
         now = self.engine.clock.now
         times = [c.wake for p in self.state.values() for c in p.containers.values() if c.wake and c.wake > now]
         return min(times) if times else None
 
+    def quiet_until(self) -> float | None:
+        """The first instant at which a sync of the unchanged store could act (timers and rechecks alike)."""
+        now = self.engine.clock.now
+        times = [t for t in (self.next_timer(), *self.rechecks) if t is not None and t > now]
+        return min(times) if times else None
+
     # ------------------------------------------------------------------------------------------------ sync loop
     def sync(self) -> None:
         now = self.engine.clock.now
+        self.rechecks = []
         nodes = {n["metadata"]["name"]: (i, n) for i, n in enumerate(self.store.items("nodes"), start=1)}
         world = tuple((o["metadata"]["namespace"], o["metadata"]["name"], o["metadata"]["resourceVersion"])
                       for plural in ("services", "endpoints") for o in self.store.items(plural))
@@ -133,9 +161,7 @@ class Kubelet:
             self._step(pod, record, now, world)
             status = pod_status(pod, record, now, self.engine.stamp)
             if status != pod.get("status"):
-                fresh = copy.deepcopy(pod)
-                fresh["status"] = status
-                self.store.put("pods", fresh)
+                self.store.put("pods", revised(pod, status=status))
         for uid in [u for u in self.state if u not in seen]:
             del self.state[uid]
 
@@ -177,7 +203,7 @@ class Kubelet:
         name = container["name"]
         crec = record.containers.setdefault(name, ContainerRecord())
         crec.wake = None
-        key = json.dumps(container, sort_keys=True)
+        key = self._spec_key(container)
         inst = crec.current
         if inst is not None and inst.finished is None:
             if crec.spec_key and key != crec.spec_key:
@@ -225,6 +251,21 @@ class Kubelet:
         crec.backoff_updated = inst.finished
         self._start(pod, record, container, crec, now, world)
         return False
+
+    def _spec_key(self, container: Obj) -> str:
+        """The container spec as canonical JSON (a restart is due when it changes), cached per stored spec.
+
+        Stored objects never change and a pod's status updates share its spec, so the same dict comes back pass
+        after pass; the entry keeps it alive, so its ``id`` cannot be reused while cached.
+        """
+        hit = self._spec_keys.get(id(container))
+        if hit is not None and hit[0] is container:
+            return hit[1]
+        if len(self._spec_keys) >= SPEC_KEY_CACHE:
+            self._spec_keys.clear()
+        key = json.dumps(container, sort_keys=True)
+        self._spec_keys[id(container)] = (container, key)
+        return key
 
     def _start(self, pod: Obj, record: PodRecord, container: Obj, crec: ContainerRecord, now: float,
                world: Any) -> None:
@@ -319,6 +360,7 @@ class Kubelet:
                     self._event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + probe_failure(
                         ready_probe, container, inst.run, record.ip), container["name"],
                         count=int((now - first) // period) + 1)
+                self.rechecks.append(first if now < first else first + period * (int((now - first) // period) + 1))
         if live_probe and not probe_passes(live_probe, container, inst.run, "live"):
             first = max(inst.started + live_probe.get("initialDelaySeconds", 0), inst.answers_since)
             threshold = live_probe.get("failureThreshold", 3)

@@ -7,7 +7,6 @@ The mapping is the kubelet's: a crash-looping container is ``waiting: CrashLoopB
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import time
 from collections.abc import Callable
@@ -88,7 +87,7 @@ def pod_status(pod: Obj, record: PodRecord, now: float, stamp: Callable[..., str
     else:
         phase = "Pending"
     stamp_now = stamp()
-    conditions = copy.deepcopy(old.get("conditions") or [])
+    conditions = [dict(c) for c in old.get("conditions") or []]  # set_condition edits them; the rest is shared
     set_condition(conditions, "PodReadyToStartContainers", "False" if record.mount_error else "True", stamp_now)
     pending_inits = [s["name"] for s, c in zip(init_statuses, inits, strict=True)
                      if (s["state"].get("terminated") or {}).get("exitCode") != 0]

@@ -2,7 +2,9 @@
 
 Stored objects are never mutated after :meth:`Store.put`; writers put a fresh dict instead. That one rule makes a
 snapshot a shallow copy of a few dicts (a reset costs well under a millisecond for a scenario's worth of objects)
-and lets the HTTP thread serialise an object while the simulation thread moves on.
+and lets the HTTP thread serialise an object while the simulation thread moves on. It also lets the store keep
+sorted listings and an index of controller owners per resource, rebuilt only after that resource changed: the
+controllers ask for them many times per pass.
 """
 
 from __future__ import annotations
@@ -16,12 +18,25 @@ from typing import Any
 
 from opsgym.cluster.sim.kinds import RESOURCES
 
-__all__ = ["Snapshot", "Store", "Watcher"]
+__all__ = ["Snapshot", "Store", "Watcher", "revised"]
 
 HISTORY = 4096
 """Watch events kept for clients resuming from a resourceVersion; older ones get 410 Gone, as from etcd compaction."""
 
 Key = tuple[str, str]
+
+
+def revised(obj: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """The next version of a stored object, for :meth:`Store.put`, with top-level ``fields`` replaced.
+
+    Only ``metadata`` is copied (``put`` stamps the resourceVersion into it); everything else is shared with the
+    stored version, which is immutable, so the caller replaces nested values instead of mutating them. A deep copy
+    of every pod each time its status moves was the cluster's largest cost. Key order is that of ``obj``, as with a
+    deep copy and assignment, so the JSON a client sees is the same.
+    """
+    fresh = dict(obj, **fields)
+    fresh["metadata"] = dict(obj["metadata"])
+    return fresh
 
 
 @dataclass(eq=False)
@@ -52,6 +67,16 @@ class Store:
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {rt.plural: {} for rt in RESOURCES}
         self._history: deque[tuple[int, str, str, dict[str, Any]]] = deque(maxlen=HISTORY)
         self._watchers: list[Watcher] = []
+        self._restores = 0
+        self._changed: dict[str, int] = {}
+        """Per resource, the revision of its last write: cached views older than that are stale."""
+        self._views: dict[tuple[str, str | None], tuple[int, list[dict[str, Any]], dict[str, list[dict[str, Any]]]]]
+        self._views = {}
+
+    @property
+    def state_id(self) -> tuple[int, int]:
+        """Equal only for the same contents: the revision, told apart across :meth:`restore` (which rewinds it)."""
+        return self._restores, self.revision
 
     # ------------------------------------------------------------------------------------------------ reads
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -60,9 +85,27 @@ class Store:
 
     def items(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Objects of a resource, sorted by namespace and name like etcd keys; all namespaces when None."""
-        table = self._objects[plural]
-        keys = sorted(k for k in table if namespace is None or k[0] == namespace)
-        return [table[k] for k in keys]
+        return list(self._view(plural, namespace)[1])
+
+    def owned(self, plural: str, namespace: str, owner_uid: str) -> list[dict[str, Any]]:
+        """The objects whose controller ownerReference points at ``owner_uid``, in :meth:`items` order."""
+        return list(self._view(plural, namespace)[2].get(owner_uid, ()))
+
+    def _view(self, plural: str, namespace: str | None) -> tuple[int, list[dict[str, Any]],
+                                                                   dict[str, list[dict[str, Any]]]]:
+        changed = self._changed.get(plural, -1)
+        view = self._views.get((plural, namespace))
+        if view is None or view[0] != changed:
+            table = self._objects[plural]
+            listing = [table[k] for k in sorted(k for k in table if namespace is None or k[0] == namespace)]
+            owners: dict[str, list[dict[str, Any]]] = {}
+            for obj in listing:
+                uids = {r.get("uid") for r in obj["metadata"].get("ownerReferences") or []
+                        if r.get("controller") and isinstance(r.get("uid"), str)}
+                for uid in uids:
+                    owners.setdefault(uid, []).append(obj)
+            view = self._views[(plural, namespace)] = (changed, listing, owners)
+        return view
 
     def editable(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """A private deep copy to change and :meth:`put` back."""
@@ -76,6 +119,7 @@ class Store:
         key = (meta.get("namespace", ""), meta["name"])
         kind = "MODIFIED" if key in self._objects[plural] else "ADDED"
         self.revision += 1
+        self._changed[plural] = self.revision
         meta["resourceVersion"] = str(self.revision)
         self._objects[plural][key] = obj
         self._notify(plural, kind, obj)
@@ -87,6 +131,7 @@ class Store:
         if obj is None:
             return None
         self.revision += 1
+        self._changed[plural] = self.revision
         gone = dict(obj, metadata=dict(obj["metadata"], resourceVersion=str(self.revision)))
         self._notify(plural, "DELETED", gone)
         return gone
@@ -132,6 +177,9 @@ class Store:
         """Return to ``snapshot``; open watches end (their clients relist, as after an apiserver restart)."""
         self._objects = {plural: dict(table) for plural, table in snapshot.objects.items()}
         self.revision = snapshot.revision
+        self._restores += 1
+        self._changed.clear()
+        self._views.clear()
         self._history.clear()
         watchers, self._watchers = self._watchers, []
         for watcher in watchers:

@@ -16,6 +16,7 @@ from opsgym.cluster.sim.controllers import pod_ready, set_condition
 from opsgym.cluster.sim.kinds import lookup
 from opsgym.cluster.sim.selectors import matches_selector
 from opsgym.cluster.sim.status import ApiError
+from opsgym.cluster.sim.store import revised
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -49,9 +50,12 @@ def _without_hash(template: Obj | None) -> Obj:
     return template
 
 
-def _owned_by(obj: Obj, owner: Obj) -> bool:
-    return any(r.get("uid") == owner["metadata"]["uid"] and r.get("controller")
-               for r in obj["metadata"].get("ownerReferences") or [])
+def _own_annotations(fresh: Obj) -> dict[str, str]:
+    """``fresh``'s annotations as a private dict to edit (a :func:`revised` object shares them with its original)."""
+    meta = fresh["metadata"]
+    if "annotations" in meta:
+        meta["annotations"] = dict(meta["annotations"])
+    return meta.setdefault("annotations", {})
 
 
 def _owner_ref(owner: Obj) -> Obj:
@@ -101,9 +105,9 @@ class WorkloadControllers:
         for rs in self.store.items("replicasets"):
             min_ready = (rs.get("spec") or {}).get("minReadySeconds", 0)
             if min_ready:
-                for pod in self.store.items("pods", rs["metadata"]["namespace"]):
+                for pod in self._owned("pods", rs):
                     since = self._ready_since(pod)
-                    if _owned_by(pod, rs) and since is not None and since + min_ready > now:
+                    if since is not None and since + min_ready > now:
                         times.append(since + min_ready)
         for deploy in self.store.items("deployments"):
             cond = next((c for c in (deploy.get("status") or {}).get("conditions") or []
@@ -115,6 +119,27 @@ class WorkloadControllers:
                     times.append(last + deadline + 1)
         return min(times) if times else None
 
+    def quiet_until(self) -> float | None:
+        """The first instant from which a pass over the unchanged store could act: a timer, or a rollout's progress
+        deadline (checked with ``>``: no pass up to it acts on it, any pass after it may; so it counts even when it is
+        the current instant)."""
+        now, timer = self.engine.clock.now, self.next_timer()
+        times = [timer] if timer is not None else []
+        for deploy in self.store.items("deployments"):
+            cond = next((c for c in (deploy.get("status") or {}).get("conditions") or []
+                         if c["type"] == "Progressing"), None)
+            if cond and cond.get("reason") not in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
+                last = self.engine.parse(cond.get("lastUpdateTime"))
+                deadline = None if last is None else last + (deploy.get("spec") or {}).get("progressDeadlineSeconds",
+                                                                                            600)
+                if deadline is not None and deadline >= now:
+                    times.append(deadline)
+        return min(times) if times else None
+
+    def _owned(self, plural: str, owner: Obj) -> list[Obj]:
+        """What ``owner`` controls (its namespace's ``plural`` with a controller reference to its uid)."""
+        return self.store.owned(plural, owner["metadata"]["namespace"], owner["metadata"]["uid"])
+
     def _ready_since(self, pod: Obj) -> float | None:
         cond = next((c for c in (pod.get("status") or {}).get("conditions") or []
                      if c.get("type") == "Ready" and c.get("status") == "True"), None)
@@ -123,7 +148,7 @@ class WorkloadControllers:
     # ------------------------------------------------------------------------------------------------ ReplicaSet
     def _replicaset(self, rs: Obj) -> None:
         namespace, spec = rs["metadata"]["namespace"], rs.get("spec") or {}
-        pods = [p for p in self.store.items("pods", namespace) if _owned_by(p, rs) and _active(p)]
+        pods = [p for p in self._owned("pods", rs) if _active(p)]
         diff = len(pods) - spec.get("replicas", 1)
         api, events = self.engine.api, self.engine.events
         if diff < 0:
@@ -154,7 +179,7 @@ class WorkloadControllers:
 
     def _rs_status(self, rs: Obj) -> None:
         rs = self.store.get("replicasets", rs["metadata"]["namespace"], rs["metadata"]["name"]) or rs
-        pods = [p for p in self.store.items("pods", rs["metadata"]["namespace"]) if _owned_by(p, rs) and _active(p)]
+        pods = [p for p in self._owned("pods", rs) if _active(p)]
         min_ready = (rs.get("spec") or {}).get("minReadySeconds", 0)
         now = self.engine.clock.now
         ready = [p for p in pods if pod_ready(p)]
@@ -166,14 +191,12 @@ class WorkloadControllers:
                   "observedGeneration": rs["metadata"].get("generation", 1)}
         status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
         if rs.get("status") != status:
-            fresh = copy.deepcopy(rs)
-            fresh["status"] = status
-            self.store.put("replicasets", fresh)
+            self.store.put("replicasets", revised(rs, status=status))
 
     # ------------------------------------------------------------------------------------------------ Deployment
     def _deployment(self, deploy: Obj) -> None:
-        namespace, spec = deploy["metadata"]["namespace"], deploy.get("spec") or {}
-        owned = [rs for rs in self.store.items("replicasets", namespace) if _owned_by(rs, deploy)]
+        spec = deploy.get("spec") or {}
+        owned = self._owned("replicasets", deploy)
         template = _without_hash(spec.get("template"))
         new_rs = next((rs for rs in owned if _without_hash((rs.get("spec") or {}).get("template")) == template), None)
         created = False
@@ -182,8 +205,8 @@ class WorkloadControllers:
         if new_rs is None and not spec.get("paused"):
             new_rs, created = self._new_replicaset(deploy, top + 1), True
         elif new_rs is not None and int((new_rs["metadata"].get("annotations") or {}).get(REVISION, "0")) < top:
-            fresh = copy.deepcopy(new_rs)
-            annotations = fresh["metadata"].setdefault("annotations", {})
+            fresh = revised(new_rs)
+            annotations = _own_annotations(fresh)
             history = [h for h in annotations.get("deployment.kubernetes.io/revision-history", "").split(",") if h]
             annotations["deployment.kubernetes.io/revision-history"] = ",".join([*history, annotations[REVISION]])
             annotations[REVISION] = str(top + 1)
@@ -229,10 +252,10 @@ class WorkloadControllers:
         before = rs["spec"].get("replicas", 0)
         if before == replicas:
             return rs
-        fresh = copy.deepcopy(rs)
+        fresh = revised(rs, spec=dict(rs["spec"]))
         fresh["spec"]["replicas"] = replicas
         fresh["metadata"]["generation"] = fresh["metadata"].get("generation", 1) + 1
-        annotations = fresh["metadata"].setdefault("annotations", {})
+        annotations = _own_annotations(fresh)
         annotations["deployment.kubernetes.io/desired-replicas"] = str(deploy["spec"].get("replicas", 1))
         annotations["deployment.kubernetes.io/max-replicas"] = str(deploy["spec"].get("replicas", 1) +
                                                                    self._surge(deploy))
@@ -244,8 +267,7 @@ class WorkloadControllers:
     def _recreate(self, deploy: Obj, new_rs: Obj, olds: list[Obj], desired: int) -> None:
         for rs in olds:
             self._scale(deploy, rs, 0)
-        namespace = deploy["metadata"]["namespace"]
-        if not any(_owned_by(p, rs) for rs in olds for p in self.store.items("pods", namespace)):
+        if not any(self._owned("pods", rs) for rs in olds):
             self._scale(deploy, new_rs, desired)
 
     def _rolling(self, deploy: Obj, new_rs: Obj, olds: list[Obj], desired: int) -> None:
@@ -299,8 +321,8 @@ class WorkloadControllers:
             self.engine.api.delete(lookup("replicasets"), rs["metadata"]["namespace"], rs["metadata"]["name"])
 
     def _deployment_status(self, deploy: Obj, created: bool) -> None:
-        namespace, spec = deploy["metadata"]["namespace"], deploy["spec"]
-        owned = [rs for rs in self.store.items("replicasets", namespace) if _owned_by(rs, deploy)]
+        spec = deploy["spec"]
+        owned = self._owned("replicasets", deploy)
         template = _without_hash(spec.get("template"))
         new_rs = next((rs for rs in owned if _without_hash(rs["spec"].get("template")) == template), None)
         desired = spec.get("replicas", 1)
@@ -319,7 +341,7 @@ class WorkloadControllers:
         if old_status.get("collisionCount"):
             status["collisionCount"] = old_status["collisionCount"]
         now = self.engine.stamp()
-        conditions = copy.deepcopy(old_status.get("conditions") or [])
+        conditions = [dict(c) for c in old_status.get("conditions") or []]  # edited in place below
         rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
         max_unavailable = _scaled(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
         if status.get("availableReplicas", 0) >= desired - max_unavailable:
@@ -334,10 +356,9 @@ class WorkloadControllers:
             cond.setdefault("lastUpdateTime", now)
         status["conditions"] = sorted(conditions, key=lambda c: c["type"] != "Available")
         if status != old_status:
-            fresh = copy.deepcopy(deploy)
-            fresh["status"] = status
+            fresh = revised(deploy, status=status)
             if new_rs is not None:
-                fresh["metadata"].setdefault("annotations", {})[REVISION] = \
+                _own_annotations(fresh)[REVISION] = \
                     (new_rs["metadata"].get("annotations") or {}).get(REVISION, "1")
             self.store.put("deployments", fresh)
 

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run every benchmark; each prints its numbers as ratios against a baseline measured in the same run.
+# Usage: bash benchmarks/run.sh            (all, ~10 min on 2 cores)
+#        bash benchmarks/run.sh env swe    (only bench_env.py and bench_swe.py)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+python="${PYTHON:-.venv/bin/python}"
+names=("$@")
+((${#names[@]})) || names=(cluster env scoring swe runner real_cluster llm)
+for name in "${names[@]}"; do
+  echo "=================== benchmarks/bench_${name}.py"
+  "$python" "benchmarks/bench_${name}.py"
+done
