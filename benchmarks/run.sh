@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every benchmark; each prints its numbers as ratios against a baseline measured in the same run.
-# Usage: bash benchmarks/run.sh            (all, ~10 min on 2 cores)
+# Usage: bash benchmarks/run.sh            (all: ~45 min on 2 cores, of which `opsgym bench` (llm) is ~30)
 #        bash benchmarks/run.sh env swe    (only bench_env.py and bench_swe.py)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
