@@ -141,3 +141,16 @@ def test_thousands_of_generated_actions_never_raise(env_id):
 
     one()
     env.close()
+
+
+def test_module_prefixed_id_works_without_importing_opsgym():
+    from tests.conftest import run_python
+
+    code = ("import sys, gymnasium as gym\n"
+            "assert 'opsgym' not in sys.modules\n"
+            "env = gym.make('opsgym:opsgym/SRE-1')\n"
+            "obs, info = env.reset(seed=0)\n"
+            "print(info['task_id'], type(env.unwrapped).__name__)\n")
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-2:] == ["SRE-1", "OpsEnv"]
