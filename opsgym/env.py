@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import importlib
+import inspect
 import json
 import string
 import time
@@ -256,14 +257,14 @@ class OpsEnv(gym.Env[str, str]):
         text = action.strip()
         if not text:
             return self._invalid("empty action. " + self._usage())
-        verb, _, rest = text.partition(" ")
-        verb = verb.split("\n", 1)[0]
+        verb = text.split(maxsplit=1)[0]
         rest = text[len(verb):].strip()
+        generic = {"help": self._do_help, "submit": self._do_submit, "hint": self._do_hint, "ask": self._do_ask,
+                   "escalate": self._do_escalate}
         try:
-            handler = getattr(self, f"_do_{verb}", None) if verb in {t.verb for t in GENERIC_TOOLS} else None
-            if handler is not None:
-                return handler(rest)
-            if verb in {t.verb for t in self._scenario.tools}:
+            if verb in generic:
+                return generic[verb](rest)
+            if any(verb == t.verb for t in self._scenario.tools):
                 return self._scenario.execute(text)
         except InfrastructureError:
             raise
@@ -363,17 +364,16 @@ class OpsEnv(gym.Env[str, str]):
 def make_env(task: str | TaskSpec, *, scoring: bool = True, **kwargs: Any) -> gym.Env:
     """The entry point behind ``gym.make("opsgym/<id>")``: an :class:`OpsEnv`, scored unless ``scoring=False``.
 
-    Scoring keywords (``profile``, ``judge``, ``metrics_key``, ``reward_metric``, ``weights``, ``price``,
-    ``error_prices``, ``episodes_per_min``) go to the :class:`~opsgym.scoring.wrapper.ScoringWrapper`; everything else
-    to :class:`OpsEnv`.
+    Keywords that :class:`~opsgym.scoring.wrapper.ScoringWrapper` takes (``profile``, ``judge``, ``reward_metric``,
+    ``weights``, ``price`` …) go to the wrapper — read from its signature, so the two cannot drift apart; everything
+    else goes to :class:`OpsEnv`.
     """
-    scoring_keys = ("profile", "judge", "metrics_key", "reward_metric", "weights", "price", "error_prices",
-                    "episodes_per_min")
+    from opsgym.scoring.wrapper import ScoringWrapper
+
+    scoring_keys = set(inspect.signature(ScoringWrapper).parameters) - {"env"}
     scoring_kwargs = {k: kwargs.pop(k) for k in scoring_keys if k in kwargs}
     env: gym.Env = OpsEnv(task, **kwargs)
     if scoring:
-        from opsgym.scoring.wrapper import ScoringWrapper
-
         env = ScoringWrapper(env, **scoring_kwargs)
     elif scoring_kwargs:
         raise OpsGymError(f"{sorted(scoring_kwargs)} only apply with scoring=True")

@@ -22,7 +22,6 @@ opsgym's built-ins register through these same hooks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pluggy
 
@@ -86,5 +85,3 @@ HOOK_KINDS: dict[str, str] = {
     "register_tasks": "task",
 }
 """The registry kind that each hook fills, as shown by ``opsgym list``."""
-
-Factory = Callable[..., Any]

@@ -30,6 +30,8 @@ __all__ = [
 ]
 
 GYM_NAMESPACE = "opsgym"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it: every task file is parsed each time opsgym is imported (each worker)."""
 
 
 class RootCause(BaseModel):
@@ -122,7 +124,7 @@ def _format_validation(path: Path, exc: ValidationError) -> str:
 @functools.cache
 def _load_cached(path: Path, mtime: float) -> TaskSpec:
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         raise TaskSpecError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

@@ -11,6 +11,8 @@ def test_every_check_reports_without_raising():
     checks = doctor.run_checks()
     assert [c.name for c in checks] == [fn().name for fn in doctor.CHECKS]
     assert all(c.detail and c.unlocks for c in checks)
+    assert {"kubectl", "bubblewrap", "kind backend", "kind clusters", "kubeconfig backend", "GPU"} <= {
+        c.name for c in checks}
 
 
 def test_kubectl_found_when_on_path_and_fix_named_when_not(monkeypatch):

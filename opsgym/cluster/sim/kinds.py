@@ -48,11 +48,6 @@ class ResourceType:
         """``Deployment.apps`` / ``Pod``: how validation errors name the kind."""
         return f"{self.kind}.{self.group}" if self.group else self.kind
 
-    def base_path(self, namespace: str | None) -> str:
-        root = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        return f"{root}/namespaces/{namespace}/{self.plural}" if self.namespaced and namespace else \
-            f"{root}/{self.plural}"
-
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", namespaced=False, short_names=("ns",),

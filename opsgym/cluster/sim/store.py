@@ -9,7 +9,6 @@ controllers ask for them many times per pass.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -106,11 +105,6 @@ class Store:
                     owners.setdefault(uid, []).append(obj)
             view = self._views[(plural, namespace)] = (changed, listing, owners)
         return view
-
-    def editable(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A private deep copy to change and :meth:`put` back."""
-        obj = self.get(plural, namespace, name)
-        return copy.deepcopy(obj) if obj is not None else None
 
     # ------------------------------------------------------------------------------------------------ writes
     def put(self, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
