@@ -8,6 +8,7 @@ benchmark measures --parallel 2).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -18,6 +19,7 @@ import gymnasium as gym
 import opsgym  # noqa: F401
 from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent
+from opsgym.cluster.kubectl import GO_RUNTIME
 
 
 def median_ms(samples: list[float]) -> float:
@@ -25,11 +27,13 @@ def median_ms(samples: list[float]) -> float:
 
 
 def kubectl_floor(n: int = 10) -> float:
+    """The bare kubectl process, started with the same Go runtime settings as the env's commands."""
     kubectl = shutil.which("kubectl") or "kubectl"
+    environment = {**os.environ, **GO_RUNTIME}
     samples = []
     for _ in range(n):
         t0 = time.perf_counter()
-        subprocess.run([kubectl, "version", "--client"], capture_output=True, check=True)
+        subprocess.run([kubectl, "version", "--client"], capture_output=True, check=True, env=environment)
         samples.append(time.perf_counter() - t0)
     return statistics.median(samples)
 

@@ -39,6 +39,12 @@ for _kind, _names in {
     for _alias in _names.split():
         KIND_ALIASES[_alias] = _kind
 
+GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
+"""Go runtime settings for each kubectl process. A kubectl command lives ~50 ms and spends much of its CPU collecting
+garbage from its start-up allocations; with the collector off until the heap nears 512 MiB (far above what an
+episode's command needs) a command costs ~20 % less CPU (measured on 2 cores: 64 → 51 ms for ``version --client``,
+~340 → ~270 ms for the six commands of an SRE-1 oracle episode), and CPU is what bounds parallel episodes."""
+
 READ_VERBS = frozenset({"get", "describe", "logs", "top", "events", "api-resources", "api-versions", "version",
                         "cluster-info"})
 MUTATE_VERBS = frozenset({"scale", "patch", "label", "annotate"})
@@ -352,7 +358,11 @@ class Kubectl:
 
     def _environment(self) -> dict[str, str]:
         keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
-        return {**keep, "KUBECONFIG": str(self.kubeconfig)}
+        # kubectl caches discovery per server address under KUBECACHEDIR (default ~/.kube/cache). Next to the kubeconfig
+        # is that default for ~/.kube/config, and for a backend's private kubeconfig it is a folder that goes away with
+        # the cluster, instead of one stale entry in ~/.kube/cache per embedded cluster's port.
+        return {**keep, **GO_RUNTIME, "KUBECONFIG": str(self.kubeconfig),
+                "KUBECACHEDIR": str(self.kubeconfig.parent / "cache")}
 
     def run(self, action: str) -> ActionResult:
         """Run one action; a rejected action or a failing command is an observation, never an exception."""

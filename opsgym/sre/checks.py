@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from opsgym.outcome import CheckResult
@@ -28,34 +28,61 @@ HANDLERS = ("httpGet", "tcpSocket", "exec", "grpc")
 QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
 
 
+COLLECTIONS = {"Deployment": "/apis/apps/v1/namespaces/{namespace}/deployments",
+               "Service": "/api/v1/namespaces/{namespace}/services",
+               "Endpoints": "/api/v1/namespaces/{namespace}/endpoints",
+               "Pod": "/api/v1/namespaces/{namespace}/pods",
+               "ConfigMap": "/api/v1/namespaces/{namespace}/configmaps",
+               "Secret": "/api/v1/namespaces/{namespace}/secrets"}
+"""Where each kind the checks read lives in the Kubernetes REST API."""
+LISTED = frozenset({"Deployment", "Service", "Endpoints", "Pod"})
+"""Kinds read as one list per namespace (ConfigMaps are read one by one: the app's programs live in a big one)."""
+
+
 class ClusterView:
-    """Raw JSON reads of the few kinds the checks need (no model deserialisation, so field paths match manifests)."""
+    """Raw JSON reads of the few kinds the checks need, through the backend's ``ApiClient`` (its host, TLS and
+    credentials), without model deserialisation so that field paths match manifests.
 
-    def __init__(self, api_client: client.ApiClient) -> None:
-        self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
+    A view is one moment of the cluster: Deployments, Services, Endpoints and Pods are listed once per namespace and
+    answered from that list, so a pass of checks costs a handful of requests however many services the app has
+    (it was two dozen, one per object, and they were most of an episode's end-state check). Take a new view after
+    time has moved. Requests go through ``ApiClient.call_api`` rather than the generated ``CoreV1Api``/``AppsV1Api``
+    classes, whose import alone takes ~0.6 s in every new worker process.
+    """
 
-    @staticmethod
-    def _json(call: Any, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        try:
-            return json.loads(call(*args, _preload_content=False, **kwargs).data)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+    def __init__(self, api_client: ApiClient) -> None:
+        self.api = api_client
+        self._lists: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+
+    def _read(self, path: str, params: dict[str, str]) -> dict[str, Any] | None:
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", path, path_params=params, header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"])
+        response = self.api.call_api(method, url, header_params=headers)
+        response.read()
+        if response.status == 404:
+            return None
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=response.data.decode(errors="replace"),
+                                             data=None)
+        return json.loads(response.data)
+
+    def _listed(self, kind: str, namespace: str) -> dict[str, dict[str, Any]]:
+        if (kind, namespace) not in self._lists:
+            found = self._read(COLLECTIONS[kind], {"namespace": namespace}) or {}
+            self._lists[kind, namespace] = {item["metadata"]["name"]: item for item in found.get("items") or []}
+        return self._lists[kind, namespace]
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        readers = {"Deployment": self.apps.read_namespaced_deployment, "Service": self.core.read_namespaced_service,
-                   "ConfigMap": self.core.read_namespaced_config_map, "Secret": self.core.read_namespaced_secret,
-                   "Endpoints": self.core.read_namespaced_endpoints}
-        return self._json(readers[kind], name, namespace)
+        if kind in LISTED:
+            return self._listed(kind, namespace).get(name)
+        return self._read(COLLECTIONS[kind] + "/{name}", {"namespace": namespace, "name": name})
 
     def pods(self, namespace: str, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         """The Deployment's live (not terminating) pods, by its selector."""
         labels = get_path(deployment, "spec.selector.matchLabels", {}) or {}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        found = self._json(self.core.list_namespaced_pod, namespace, label_selector=selector) or {}
-        return [p for p in found.get("items", []) if not p["metadata"].get("deletionTimestamp")]
+        return [p for p in self._listed("Pod", namespace).values() if not p["metadata"].get("deletionTimestamp")
+                and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())]
 
 
 def _quantity(text: Any) -> float | None:

@@ -76,6 +76,7 @@ class SREScenario:
         self._judging_s = 0.0
 
     def _view(self) -> ClusterView:
+        """The cluster as it is now (a view answers from what it read first: take a new one after time moves)."""
         api_client: ApiClient = self.backend.api_client()
         return ClusterView(api_client)
 
@@ -131,13 +132,13 @@ class SREScenario:
         if self.episode is None or self.baseline is None:
             return Evaluation(checks=[], remediation_correct=0.0, extra={"error": "reset() was not called"})
         spec, episode = self.task.sre, self.episode
-        view = self._view()
-        waited = 0.0
+        waited, view = 0.0, self._view()
         while waited < spec.settle_s and not self._healthy(view):
             self._advance(POLL_S)
-            waited += POLL_S
+            waited, view = waited + POLL_S, self._view()
         before = restart_marks(view, episode.namespace, episode.service)
         self._advance(spec.stable_s)
+        view = self._view()
         checks = health_checks(view, self.baseline, episode, before)
         checks += [field_check(view, c, episode.variables, episode.namespace) for c in spec.checks]
         gating = [c for c in checks if c.kind in ("remediation", "safety")]

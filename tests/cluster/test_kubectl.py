@@ -196,7 +196,7 @@ def test_arbitrary_text_never_raises_anything_but_rejected(text):
 
 FAKE_KUBECTL = """#!{python}
 import json, os, sys
-print(json.dumps({{"argv": sys.argv[1:], "env": sorted(os.environ)}}))
+print(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ)}}))
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")) if "fail" not in sys.argv else 3)
 """
 
@@ -215,7 +215,10 @@ def test_commands_run_as_an_argv_with_only_the_backend_kubeconfig(fake_kubectl, 
     result = kubectl.run("kubectl get pods -n shop -l 'app=cart;x'")
     seen = json.loads(result.observation)
     assert seen["argv"] == ["get", "pods", "-n", "shop", "-l", "app=cart;x"]
-    assert "KUBECONFIG" in seen["env"] and not {"KUBERNETES_SERVICE_HOST", "OPENAI_API_KEY"} & set(seen["env"])
+    assert seen["env"]["KUBECONFIG"] == str(tmp_path / "kubeconfig")
+    assert not {"KUBERNETES_SERVICE_HOST", "OPENAI_API_KEY"} & set(seen["env"])
+    assert seen["env"]["KUBECACHEDIR"] == str(tmp_path / "cache"), "discovery cache beside the kubeconfig"
+    assert seen["env"]["GOGC"] == "off" and seen["env"]["GOMEMLIMIT"], "the collector waits for a memory limit"
     assert (result.ok, result.cls, result.verb) == (True, "read", "kubectl get")
 
 

@@ -202,3 +202,27 @@ def test_a_rejected_action_is_invalid_and_costs_no_cluster_time(scenarios):
     assert (result.cls, result.ok) == ("invalid", False)
     assert scenario.now() == before
     assert scenario.execute("kubectl get pods -A").ok and scenario.now() > before
+
+
+def test_a_cluster_view_is_one_moment_read_in_a_few_lists(scenarios):
+    """Each listed kind is read once per namespace however many objects are asked for; a missing object is None."""
+    scenario = scenarios["SRE-1"]
+    _, v = scenario.reset(0)
+    api = scenario.backend.api_client()
+    view, urls = ClusterView(api), []
+    call_api = api.call_api
+    api.call_api = lambda method, url, **kwargs: urls.append(url) or call_api(method, url, **kwargs)
+    try:
+        deployments = [d["metadata"]["name"] for d in view._listed("Deployment", v["namespace"]).values()]
+        assert v["service"] in deployments and len(deployments) >= 6
+        for name in deployments * 2:
+            assert view.get("Deployment", v["namespace"], name)["metadata"]["name"] == name
+        assert view.get("Deployment", v["namespace"], "no-such-service") is None
+        pods = view.pods(v["namespace"], view.get("Deployment", v["namespace"], v["service"]))
+        assert pods and {p["metadata"]["labels"]["app"] for p in pods} == {v["service"]}
+        assert view.get("ConfigMap", v["namespace"], "no-such-config") is None
+        assert view.get("ConfigMap", v["namespace"], f"{v['service']}-config")["data"]
+        assert [url.rsplit("/", 1)[-1] for url in urls] == ["deployments", "pods", "no-such-config",
+                                                            f"{v['service']}-config"]
+    finally:
+        del api.call_api

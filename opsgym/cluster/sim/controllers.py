@@ -57,12 +57,17 @@ def _requests(pod: Obj) -> tuple[float, float]:
     return cpu, mem
 
 
+ENDPOINT_INPUTS = ("services", "pods", "endpoints")
+"""Everything the Endpoints controller reads: with none of it written, a pass would write nothing."""
+
+
 class CoreControllers:
     """Namespace, service-account, scheduler, garbage-collector and endpoints controllers."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self.store = engine.store
+        self._endpoints_seen: tuple[int, ...] | None = None
 
     def run(self) -> None:
         self.namespaces()
@@ -191,6 +196,14 @@ class CoreControllers:
 
     # ------------------------------------------------------------------------------------------------ endpoints
     def endpoints(self) -> None:
+        """Endpoints follow Services and their pods; with neither (nor Endpoints) written since the last pass there is
+        nothing to do — the reconcile loop asks after every pass, and most passes change only other kinds."""
+        if self.engine.skip_idle and self.store.version(*ENDPOINT_INPUTS) == self._endpoints_seen:
+            return
+        self._sync_endpoints()
+        self._endpoints_seen = self.store.version(*ENDPOINT_INPUTS)
+
+    def _sync_endpoints(self) -> None:
         services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in self.store.items("services")}
         for (namespace, name), svc in services.items():
             selector = (svc.get("spec") or {}).get("selector")

@@ -56,8 +56,8 @@ class Engine:
         self.workloads = WorkloadControllers(self)
         self.kubelet = Kubelet(self, runner)
         self.skip_idle = True
-        """Skip reconciles that cannot act (see :meth:`reconcile`); False runs every pass, the reference behaviour that
-        tests and benchmarks compare against."""
+        """Skip work that cannot act (reconciles of a settled cluster, see :meth:`reconcile`; Endpoints whose inputs
+        did not change); False runs everything, the reference behaviour that tests and benchmarks compare against."""
         self._quiet: tuple[tuple[int, int], float] | None = None
         """(store state, instant): a reconcile of that store state before that instant has nothing to do."""
         with self.lock:

@@ -5,7 +5,8 @@ A container's behaviour comes only from its spec and program (``opsgym.runtime.s
 its image name. Back-off follows the kubelet: the first restart is immediate, later ones wait 10 s doubling to
 5 min, and the back-off resets once a container has not crashed for 10 minutes. Programs that exit do so one
 virtual second after they start. Probe answers are re-asked whenever Services or Endpoints change, so a repaired
-dependency makes a waiting pod ready without a restart.
+dependency makes a waiting pod ready without a restart — but only re-asked of programs whose own lookups would now be
+answered differently (a program is a deterministic function of its inputs, its seed and those answers).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ class Instance:
     answers_since: float = 0.0
     world: Any = None
     ready: bool = False
+    consulted: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+    """The name lookups and connects the program made, with the answers it got (replaced whole, never edited)."""
 
 
 @dataclass
@@ -293,11 +296,11 @@ class Kubelet:
         seed = zlib.crc32(f"{self.engine.seed}/{pod['metadata']['namespace']}/{pod['metadata']['name']}/{name}/"
                           f"{crec.restarts + (crec.current is not None)}".encode())
         inputs["seed"] = seed
-        run = self._run(pod, inputs, now)
+        run, consulted = self._run(pod, inputs, now)
         container_id = "containerd://" + hashlib.sha256(f"{pod['metadata']['uid']}/{name}/{now}/{seed}".encode()) \
             .hexdigest()
         inst = Instance(now, inputs, run, [(now, line) for line in run.logs], container_id, answers_since=now,
-                        world=world)
+                        world=world, consulted=consulted)
         if crec.current is not None:
             crec.previous = crec.current
             crec.restarts += 1
@@ -307,17 +310,34 @@ class Kubelet:
         else:
             self._probe(pod, record, container, crec, inst, now, world)
 
-    def _run(self, pod: Obj, inputs: dict[str, Any], now: float) -> Any:
+    def _run(self, pod: Obj, inputs: dict[str, Any], now: float) -> tuple[Any, dict[tuple[Any, ...], bool]]:
+        """Run the container's program; also return every lookup/connect it made with the answer it got."""
         if self.runner is None:
             self.runner = _default_runner()
+        consulted: dict[tuple[Any, ...], bool] = {}
+        answer = self._answerer(pod["metadata"]["namespace"])
+
+        def resolve(host: str, port: int) -> bool:
+            consulted["resolve", host, port] = found = answer(("resolve", host, port))
+            return found
+
+        def look(host: str) -> bool:
+            consulted["lookup", host] = found = answer(("lookup", host))
+            return found
+
         try:
-            return self.runner(command=list(inputs["command"]), env=dict(inputs["env"]), files=dict(inputs["files"]),
-                               memory_limit_mb=inputs["memory_limit_mb"],
-                               resolve=resolver(self.store, pod["metadata"]["namespace"]),
-                               lookup=lookup(self.store, pod["metadata"]["namespace"]), now=now, seed=inputs["seed"])
+            run = self.runner(command=list(inputs["command"]), env=dict(inputs["env"]), files=dict(inputs["files"]),
+                              memory_limit_mb=inputs["memory_limit_mb"], resolve=resolve, lookup=look, now=now,
+                              seed=inputs["seed"])
         except Exception as exc:  # a broken program must not take the node down: the container fails instead
-            return types.SimpleNamespace(logs=(f"simulator: the program could not run: {exc!r}",), exit_code=1,
-                                         reason="Error", memory_mb=0.0, ready=False, live=False, port=None)
+            run = types.SimpleNamespace(logs=(f"simulator: the program could not run: {exc!r}",), exit_code=1,
+                                        reason="Error", memory_mb=0.0, ready=False, live=False, port=None)
+        return run, consulted
+
+    def _answerer(self, namespace: str) -> Callable[[tuple[Any, ...]], bool]:
+        """Answers a recorded question (``("resolve", host, port)`` or ``("lookup", host)``) as the store stands."""
+        resolve, look = resolver(self.store, namespace), lookup(self.store, namespace)
+        return lambda question: resolve(*question[1:]) if question[0] == "resolve" else look(question[1])
 
     def _finish(self, pod: Obj, inst: Instance, when: float, code: int, reason: str) -> None:
         inst.finished, inst.exit_code, inst.reason, inst.ready = when, code, reason, False
@@ -337,12 +357,14 @@ class Kubelet:
         ready_probe, live_probe = container.get("readinessProbe"), container.get("livenessProbe")
         if world != inst.world and (ready_probe or live_probe):
             inst.world = world
-            fresh = self._run(pod, inst.inputs, now)
-            if fresh.exit_code is None and (fresh.ready, fresh.live, fresh.port) != \
-                    (inst.run.ready, inst.run.live, inst.run.port):
-                inst.run = types.SimpleNamespace(**{**vars_of(inst.run), "ready": fresh.ready, "live": fresh.live,
-                                                    "port": fresh.port})
-                inst.answers_since = now
+            answer = self._answerer(pod["metadata"]["namespace"])
+            if any(answer(question) != was for question, was in inst.consulted.items()):
+                fresh, inst.consulted = self._run(pod, inst.inputs, now)
+                if fresh.exit_code is None and (fresh.ready, fresh.live, fresh.port) != \
+                        (inst.run.ready, inst.run.live, inst.run.port):
+                    inst.run = types.SimpleNamespace(**{**vars_of(inst.run), "ready": fresh.ready,
+                                                        "live": fresh.live, "port": fresh.port})
+                    inst.answers_since = now
         wakes = []
         if not ready_probe:
             inst.ready = True

@@ -77,6 +77,10 @@ class Store:
         """Equal only for the same contents: the revision, told apart across :meth:`restore` (which rewinds it)."""
         return self._restores, self.revision
 
+    def version(self, *plurals: str) -> tuple[int, ...]:
+        """Changes whenever an object of one of ``plurals`` is written or removed (or the store is restored)."""
+        return self._restores, *(self._changed.get(plural, -1) for plural in plurals)
+
     # ------------------------------------------------------------------------------------------------ reads
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The stored object (read-only by contract) or None."""

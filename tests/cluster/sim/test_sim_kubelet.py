@@ -189,6 +189,37 @@ def test_resolve_answers_from_services_and_ready_endpoints(engine, fake_runtime)
     assert fake_runtime.calls[-1]["lookup"]("db.data.svc") and not fake_runtime.calls[-1]["lookup"]("cache")
 
 
+def test_probe_answers_are_re_asked_only_of_programs_whose_lookups_changed(engine, fake_runtime):
+    """A program is a function of its inputs and of the answers to its lookups: an unrelated Service or Endpoints
+    change must not re-run it, a change in what it looked up must (and makes a waiting client ready)."""
+    fake_runtime.overrides["client"] = lambda call: ContainerRun(
+        ("checking db",), None, "", 10.0, call["resolve"]("db", 5432), True, 8080)
+    fake_runtime.overrides["loner"] = lambda call: ContainerRun(("up",), None, "", 10.0, True, True, 8080)
+    probe = {"readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}}}
+    create(engine, pod_manifest("client", behaviour="client", **probe))
+    create(engine, pod_manifest("loner", behaviour="loner", **probe))
+
+    def runs() -> tuple[int, int]:
+        behaviours = [call["env"]["BEHAVIOUR"] for call in fake_runtime.calls]
+        return behaviours.count("client"), behaviours.count("loner")
+
+    assert runs() == (1, 1)
+    create(engine, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    engine.advance(1)
+    assert runs() == (1, 1), "nobody looked up web: no re-run"
+    assert not container_status(get(engine, "pods", "client"))["ready"]
+
+    create(engine, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": "default"},
+                    "spec": {"selector": {"app": "db"}, "ports": [{"port": 5432}]}})
+    db = pod_manifest("db-0", env=[{"name": "BEHAVIOUR", "value": "serve"}, {"name": "PORT", "value": "5432"}])
+    db["metadata"]["labels"] = {"app": "db"}
+    create(engine, db)
+    engine.advance(1)
+    assert runs() == (2, 1), "db became reachable: only its client is asked again"
+    assert container_status(get(engine, "pods", "client"))["ready"]
+
+
 def test_readiness_waits_for_the_initial_delay_and_feeds_endpoints(engine):
     pod = pod_manifest(readinessProbe={"httpGet": {"path": "/ready", "port": 8080}, "initialDelaySeconds": 5})
     pod["metadata"]["labels"] = {"app": "web"}

@@ -62,6 +62,10 @@ def deadline(engine: Engine) -> None:
 
 
 def mixed(engine: Engine) -> None:
+    """Everything at once, behind Services created first, so that Endpoints follow pods becoming ready later."""
+    for name in ("api", "cache", "web"):
+        create(engine, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                        "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
     for setup in (crash_loop, unready, wedged, deadline):
         setup(engine)
     create(engine, pod_manifest("oneshot", behaviour="done", restartPolicy="Never"))
