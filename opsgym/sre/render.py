@@ -21,7 +21,7 @@ from opsgym.errors import TaskSpecError
 from opsgym.runtime import runtime_source
 from opsgym.sre.paths import remove_path, set_path
 from opsgym.sre.spec import NoiseSpec, PatchOp
-from opsgym.tasks import TaskSpec
+from opsgym.tasks import YAML_LOADER, TaskSpec
 
 __all__ = ["App", "Episode", "load_app", "plan", "substitute"]
 
@@ -71,14 +71,14 @@ def load_app(folder: Path) -> App:
     if not meta_file.is_file():
         raise TaskSpecError(f"{folder}: an app folder needs app.yaml (name, programs_configmap, images)")
     try:
-        meta = yaml.safe_load(meta_file.read_text(encoding="utf-8")) or {}
+        meta = yaml.load(meta_file.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         noise = tuple(NoiseSpec.model_validate(n) for n in meta.get("noise", []))
     except (yaml.YAMLError, ValueError) as exc:
         raise TaskSpecError(f"{meta_file}: invalid app file: {exc}") from None
     objects: list[dict[str, Any]] = []
     for path in sorted((folder / "manifests").glob("*.yaml")):
         try:
-            objects += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
+            objects += [doc for doc in yaml.load_all(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) if doc]
         except yaml.YAMLError as exc:
             raise TaskSpecError(f"{path}: not valid YAML: {exc}") from None
     frozen = tuple(objects)
