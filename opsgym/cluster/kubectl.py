@@ -39,11 +39,12 @@ for _kind, _names in {
     for _alias in _names.split():
         KIND_ALIASES[_alias] = _kind
 
-GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
+GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "512MiB", "GOMAXPROCS": "1"}
 """Go runtime settings for each kubectl process. A kubectl command lives ~50 ms and spends much of its CPU collecting
-garbage from its start-up allocations; with the collector off until the heap nears 512 MiB (far above what an
-episode's command needs) a command costs ~20 % less CPU (measured on 2 cores: 64 → 51 ms for ``version --client``,
-~340 → ~270 ms for the six commands of an SRE-1 oracle episode), and CPU is what bounds parallel episodes."""
+garbage from its start-up allocations and in scheduler threads it has no use for: with the collector off until the
+heap nears 512 MiB (far above what an episode's command needs) and one scheduler thread, a command costs ~25 % less CPU
+(measured on 2 cores: 64 → 49 ms for ``version --client``), and CPU is what bounds parallel episodes: oracle
+episodes/min with ``--parallel 2`` went up ~8 % from GOMAXPROCS=1 alone, measured side by side."""
 
 READ_VERBS = frozenset({"get", "describe", "logs", "top", "events", "api-resources", "api-versions", "version",
                         "cluster-info"})

@@ -219,6 +219,7 @@ def test_commands_run_as_an_argv_with_only_the_backend_kubeconfig(fake_kubectl, 
     assert not {"KUBERNETES_SERVICE_HOST", "OPENAI_API_KEY"} & set(seen["env"])
     assert seen["env"]["KUBECACHEDIR"] == str(tmp_path / "cache"), "discovery cache beside the kubeconfig"
     assert seen["env"]["GOGC"] == "off" and seen["env"]["GOMEMLIMIT"], "the collector waits for a memory limit"
+    assert seen["env"]["GOMAXPROCS"] == "1"
     assert (result.ok, result.cls, result.verb) == (True, "read", "kubectl get")
 
 
