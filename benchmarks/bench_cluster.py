@@ -24,6 +24,7 @@ import gymnasium as gym
 from kubernetes import client
 
 import opsgym  # noqa: F401  (registers the opsgym/* envs)
+from opsgym.cluster.kubectl import GO_RUNTIME
 from opsgym.cluster.sim import SimCluster, SimServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "cluster" / "sim"))
@@ -128,7 +129,7 @@ def kubectl_latency() -> None:
     with SimCluster() as cluster, tempfile.TemporaryDirectory() as cache:
         cluster.load("shop", app_objects)
         cluster.advance(60)
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": cache}
+        env = {**os.environ, **GO_RUNTIME, "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": cache}
 
         def run(*args: str) -> Callable[[], None]:
             return lambda: subprocess.run(["kubectl", *args], env=env, capture_output=True, check=True)

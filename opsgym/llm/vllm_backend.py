@@ -63,6 +63,7 @@ class VLLMBackend(OpenAIBackend):
         else:
             self.server = VLLMServer(target or "serial", prefix_caching=prefix_caching, **server_options).start()
             base_url, model = self.server.base_url, self.server.served_model_name
+            self.context_window = self.server.max_model_len
             self.config = {"preset": self.server.preset, "prefix_caching": prefix_caching, "gpu": self.server.gpu,
                            "command": self.server.command()}
         if price is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from opsgym import plugins
@@ -86,7 +88,7 @@ def test_steps_left_warning_near_the_budget():
     assert "2 steps left" in llm.requests[-1].messages[-1]["content"]
 
 
-def test_context_budget_shortens_old_observations_but_keeps_the_task():
+def test_context_budget_shortens_old_observations_then_drops_old_steps_but_keeps_the_task():
     llm = ScriptedLLM(["Action: kubectl get pods"] * 4)
     agent = ReActAgent(llm, context_chars=3500, low_water=0.9, examples=[("example alert", "Action: hint")])
     agent.reset(env=ToolEnv())
@@ -95,11 +97,61 @@ def test_context_budget_shortens_old_observations_but_keeps_the_task():
         agent.act(obs, {"step": i})
     sent = llm.requests[-1].messages
     assert [m["content"] for m in sent[1:4]] == ["example alert", "Action: hint", task]
-    assert sum(len(m["content"]) for m in sent) <= 3500
-    assert "characters dropped" in sent[7]["content"]  # trimmed towards the low-water mark, not just under 3500
+    assert sum(len(m["content"]) for m in sent) <= 3500 * 0.9  # cut down to the low-water mark in one go
+    assert "characters dropped" in llm.requests[2].messages[5]["content"]  # first shortened ...
+    assert sent[4]["content"].startswith("[1 earlier steps omitted")  # ... then the oldest step dropped
+    assert "characters dropped" in sent[5]["content"] and sent[5]["content"].startswith("Observation: bbb")
     assert sent[-1]["content"].endswith("c" * 1500)  # the newest observation is whole
-    assert "characters dropped" in sent[5]["content"]  # sent[4] is the first assistant turn
     assert len(llm.requests[1].messages[5]["content"]) > 1500  # what an earlier call sent is kept as it was
+
+
+class WindowedLLM(ScriptedLLM):
+    """A scripted backend that states its context window, as the real backends do."""
+
+    def __init__(self, outputs: list[str], context_window: int):
+        super().__init__(outputs)
+        self.context_window = context_window
+
+
+def test_budget_follows_the_backends_context_window():
+    assert ReActAgent(WindowedLLM([], 8192), max_tokens=96).context_chars == int((8192 - 96) * 3.0)
+    assert ReActAgent(WindowedLLM([], 8192), context_tokens=2000, max_tokens=100).context_chars == 1900 * 3
+    assert ReActAgent(ScriptedLLM([]), context_chars=5000).context_chars == 5000
+
+
+def test_prompt_prefix_is_stable_until_a_rare_deep_trim():
+    turns = 40
+    llm = WindowedLLM(["Thought: t\nAction: kubectl get pods"] * turns, context_window=1200)
+    agent = ReActAgent(llm, max_tokens=100, examples=[("example alert", "Action: hint")])
+    agent.reset(env=ToolEnv())
+    for i in range(turns):
+        agent.act("ALERT: pods crash" if i == 0 else f"output {i} " + "z" * 400, {"step": i})
+    head = llm.requests[0].messages[:4]  # system prompt, the example turn, the task
+    trims = []
+    for i, (before, after) in enumerate(itertools.pairwise(r.messages for r in llm.requests), start=1):
+        assert after[:4] == head
+        if after[: len(before)] != before:
+            trims.append(i)
+    budget = agent.context_chars
+    assert all(sum(len(m["content"]) for m in r.messages) <= budget for r in llm.requests)
+    assert trims, "the history outgrew the window, so it must have been trimmed"
+    per_turn = len("Observation: output 10 ") + 400 + len("Thought: t\nAction: kubectl get pods")
+    assert min(b - a for a, b in itertools.pairwise(trims)) >= (budget * (1 - agent.low_water)) // per_turn - 1
+    assert len(trims) <= turns * per_turn // (budget * (1 - agent.low_water)) + 1
+
+
+def test_a_repeated_observation_is_sent_as_a_reference_once():
+    llm = ScriptedLLM(["Action: kubectl get pods"] * 4)
+    agent = ReActAgent(llm, examples=())
+    agent.reset(env=ToolEnv())
+    help_text = "Usage: kubectl get ... " + "flags " * 40
+    for i, obs in enumerate(["ALERT", help_text, help_text, "short"]):
+        agent.act(obs, {"step": i})
+    sent = [m["content"] for m in llm.requests[-1].messages]
+    assert sent[3] == "Observation: " + help_text
+    assert sent[5] == "Observation: (the same output as after step 1, shown above)"
+    assert sent[7] == "Observation: short"
+    assert llm.requests[2].messages == llm.requests[3].messages[:-2]  # decided on arrival, never rewritten
 
 
 def test_default_examples_come_before_the_task():

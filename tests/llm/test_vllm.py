@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from opsgym.errors import BackendUnavailableError, LLMRequestError
 from opsgym.llm.base import create_backend
 from opsgym.llm.replay import replay
-from opsgym.llm.vllm_server import GPU_DEFAULT_MODEL, VLLMServer, gpu_available, process_group_alive
+from opsgym.llm.vllm_server import GPU_DEFAULT_MODEL, VLLMServer, cpu_thread_env, gpu_available, process_group_alive
 
 SYSTEM = {"role": "system", "content": "You are an SRE agent on cluster shop. Namespaces: "
           + ", ".join(f"team-{i}" for i in range(80)) + "."}
@@ -49,6 +50,16 @@ def test_gpu_options_follow_the_seed(fake_install):
     assert option(cmd, "--max-model-len") == "32768"
     assert option(cmd, "--quantization") == "awq"
     assert "--enforce-eager" not in cmd
+
+
+def test_cpu_engine_computes_on_every_core_unless_told_otherwise(monkeypatch):
+    monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
+    monkeypatch.delenv("VLLM_CPU_NUM_OF_RESERVED_CPU", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert cpu_thread_env() == {"VLLM_CPU_OMP_THREADS_BIND": "0,1", "VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
+    assert cpu_thread_env("3")["VLLM_CPU_OMP_THREADS_BIND"] == "3"
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")  # the user's own setting wins
+    assert cpu_thread_env()["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
 
 
 def test_unknown_preset_and_missing_venv_say_how_to_fix(fake_install, tmp_path):
