@@ -89,9 +89,12 @@ def _growing_layer_class() -> type:
             return self._filled if self.is_initialized else 0
 
         def crop(self, tokens_to_remove: int) -> None:
-            """Forget the last ``-tokens_to_remove`` tokens (a negative count, as transformers now requires)."""
-            if self.is_initialized and tokens_to_remove < 0:
-                self._set_filled(max(self._filled + tokens_to_remove, 0))
+            """``DynamicLayer.crop``'s contract: a negative count drops that many tokens from the end, a positive one
+            (transformers' legacy form) is the length to keep."""
+            if not self.is_initialized:
+                return
+            keep = self._filled + tokens_to_remove if tokens_to_remove < 0 else min(tokens_to_remove, self._filled)
+            self._set_filled(max(keep, 0))
 
     return GrowingKVLayer
 

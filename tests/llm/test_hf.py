@@ -102,3 +102,37 @@ def test_hub_names_and_missing_paths_are_refused(model):
 
     with pytest.raises(BackendUnavailableError, match="never downloads"):
         resolve_model(model)
+
+
+def test_growing_kv_cache_holds_what_transformers_dynamic_cache_holds():
+    """The in-place cache both HF backends use: the same keys/values, length and crops as transformers' own layer,
+    across a capacity doubling, single-token appends and crops in both of ``crop``'s forms."""
+    torch = pytest.importorskip("torch")
+    from transformers.cache_utils import DynamicLayer
+
+    from opsgym.llm.hf import new_kv_cache
+
+    ours, theirs = new_kv_cache().layer_class_to_replicate(), DynamicLayer()
+    generator = torch.Generator().manual_seed(0)
+
+    def append(tokens: int) -> None:
+        keys, values = (torch.randn(1, 3, tokens, 8, generator=generator) for _ in range(2))
+        for layer in (ours, theirs):
+            got = layer.update(keys, values)
+        assert all(torch.equal(a, b) for a, b in zip(got, (theirs.keys, theirs.values), strict=True))
+
+    def same() -> bool:
+        return ours.get_seq_length() == theirs.get_seq_length() and torch.equal(ours.keys, theirs.keys) \
+            and torch.equal(ours.values, theirs.values)
+
+    append(200)
+    for _ in range(120):  # past the first capacity (2 × 200): a reallocation keeps what was there
+        append(1)
+    assert same() and ours.get_seq_length() == 320
+    for count in (-20, 250, 999, -250):  # drop 20; keep 250; keep more than held (no-op); drop everything left
+        for layer in (ours, theirs):
+            layer.crop(count)
+        assert same(), count
+    assert ours.get_seq_length() == 0
+    append(5)  # a cache cropped to nothing is reused from its start
+    assert same() and ours.get_seq_length() == 5

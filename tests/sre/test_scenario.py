@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import string
+import threading
 from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
+from kubernetes.client import ApiClient, Configuration
+from kubernetes.client.exceptions import ApiException
 
 import opsgym  # noqa: F401  (registers the gym ids)
 from opsgym.agents.base import play_episode
@@ -204,25 +208,53 @@ def test_a_rejected_action_is_invalid_and_costs_no_cluster_time(scenarios):
     assert scenario.execute("kubectl get pods -A").ok and scenario.now() > before
 
 
-def test_a_cluster_view_is_one_moment_read_in_a_few_lists(scenarios):
+def test_a_cluster_view_is_one_moment_read_in_a_few_lists(scenarios, monkeypatch):
     """Each listed kind is read once per namespace however many objects are asked for; a missing object is None."""
     scenario = scenarios["SRE-1"]
     _, v = scenario.reset(0)
     api = scenario.backend.api_client()
     view, urls = ClusterView(api), []
     call_api = api.call_api
-    api.call_api = lambda method, url, **kwargs: urls.append(url) or call_api(method, url, **kwargs)
+    monkeypatch.setattr(api, "call_api", lambda method, url, **kwargs: urls.append(url) or call_api(method, url,
+                                                                                                     **kwargs))
+    deployments = list(scenario.episode.app.services)
+    assert v["service"] in deployments and len(deployments) >= 6
+    for name in deployments * 2:
+        assert view.get("Deployment", v["namespace"], name)["metadata"]["name"] == name
+    assert view.get("Deployment", v["namespace"], "no-such-service") is None
+    pods = view.pods(v["namespace"], view.get("Deployment", v["namespace"], v["service"]))
+    assert pods and {p["metadata"]["labels"]["app"] for p in pods} == {v["service"]}
+    assert view.get("ConfigMap", v["namespace"], "no-such-config") is None
+    assert view.get("ConfigMap", v["namespace"], f"{v['service']}-config")["data"]
+    assert [url.rsplit("/", 1)[-1] for url in urls] == ["deployments", "pods", "no-such-config",
+                                                        f"{v['service']}-config"]
+
+
+@pytest.mark.parametrize(("status", "body"), [(403, "forbidden: agent may not list pods"), (500, "etcd is down")])
+def test_a_server_error_is_raised_with_its_status_never_read_as_missing(status, body):
+    """Only 404 means "absent"; any other failure must surface, or a broken cluster would read as a deleted object."""
+    class Failing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            payload = json.dumps({"kind": "Status", "code": status, "message": body}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        deployments = list(scenario.episode.app.services)
-        assert v["service"] in deployments and len(deployments) >= 6
-        for name in deployments * 2:
-            assert view.get("Deployment", v["namespace"], name)["metadata"]["name"] == name
-        assert view.get("Deployment", v["namespace"], "no-such-service") is None
-        pods = view.pods(v["namespace"], view.get("Deployment", v["namespace"], v["service"]))
-        assert pods and {p["metadata"]["labels"]["app"] for p in pods} == {v["service"]}
-        assert view.get("ConfigMap", v["namespace"], "no-such-config") is None
-        assert view.get("ConfigMap", v["namespace"], f"{v['service']}-config")["data"]
-        assert [url.rsplit("/", 1)[-1] for url in urls] == ["deployments", "pods", "no-such-config",
-                                                            f"{v['service']}-config"]
+        config = Configuration(host=f"http://127.0.0.1:{server.server_port}")
+        config.api_key = {"authorization": "Bearer test"}
+        view = ClusterView(ApiClient(config))
+        for kind in ("Pod", "ConfigMap"):  # a listed kind and one read by name
+            with pytest.raises(ApiException) as raised:
+                view.get(kind, "shop", "cart")
+            assert raised.value.status == status and body in str(raised.value)
     finally:
-        del api.call_api
+        server.shutdown()
+        server.server_close()
