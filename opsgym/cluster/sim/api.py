@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from opsgym.cluster.sim.defaults import apply_defaults, validate
+from opsgym.cluster.sim.defaults import apply_defaults, replicas_error, validate
 from opsgym.cluster.sim.kinds import ResourceType
 from opsgym.cluster.sim.patch import apply_patch
 from opsgym.cluster.sim.schema import decode
@@ -185,8 +185,11 @@ class Api:
         version = (scale.get("metadata") or {}).get("resourceVersion")
         if version and version != old["metadata"]["resourceVersion"]:
             raise ApiError.conflict(rt.qualified, old["metadata"]["name"], CONFLICT)
-        if not isinstance(wanted, int) or wanted < 0:
+        if not isinstance(wanted, int):
             raise ApiError.invalid("Scale.autoscaling", old["metadata"]["name"], [])
+        problem = replicas_error(wanted)
+        if problem is not None:
+            raise ApiError.invalid("Scale.autoscaling", old["metadata"]["name"], [problem])
         obj = copy.deepcopy(old)
         if obj["spec"].get("replicas") != wanted:
             obj["spec"]["replicas"] = wanted

@@ -17,7 +17,8 @@ from opsgym.cluster.sim.schema import QUANTITY_RE
 from opsgym.cluster.sim.selectors import matches_selector
 from opsgym.cluster.sim.status import ApiError, FieldError
 
-__all__ = ["apply_defaults", "memory_mb", "parse_quantity", "validate", "validate_name"]
+__all__ = ["MAX_REPLICAS", "apply_defaults", "memory_mb", "parse_quantity", "replicas_error", "validate",
+           "validate_name"]
 
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -52,6 +53,12 @@ def parse_quantity(text: Any) -> float:
 
 def memory_mb(text: Any) -> float:
     return parse_quantity(text) / 2**20
+
+
+MAX_REPLICAS = 1000
+"""The embedded cluster's bound on a workload's replicas. Its two nodes hold 110 pods each, yet every pod of every
+replica count is created and simulated on each pass, so an agent's `kubectl scale --replicas=70000` would stall the
+episode for minutes; such a request is refused with a 422 that says why instead."""
 
 
 def validate_name(rt: ResourceType, name: Any, field: str = "metadata.name") -> list[FieldError]:
@@ -226,12 +233,23 @@ def _pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     return errors
 
 
+def replicas_error(replicas: int) -> FieldError | None:
+    """What is wrong with a workload's replica count, if anything (shared by writes and the scale subresource)."""
+    if replicas < 0:
+        return FieldError("spec.replicas", "Invalid", "must be greater than or equal to 0", replicas)
+    if replicas > MAX_REPLICAS:
+        return FieldError("spec.replicas", "Invalid", f"must be no more than {MAX_REPLICAS} on the embedded cluster "
+                          "(every pod is simulated; a real cluster would accept it and leave most pods Pending)",
+                          replicas)
+    return None
+
+
 def _workload(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
     spec = obj.get("spec") or {}
     errors: list[FieldError] = []
-    replicas = spec.get("replicas", 1)
-    if replicas < 0:
-        errors.append(FieldError("spec.replicas", "Invalid", "must be greater than or equal to 0", replicas))
+    problem = replicas_error(spec.get("replicas", 1))
+    if problem is not None:
+        errors.append(problem)
     selector = spec.get("selector")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):

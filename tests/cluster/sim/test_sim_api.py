@@ -155,6 +155,24 @@ def test_scale_subresource(engine):
     assert len(engine.store.items("pods", "default")) == 4
 
 
+def test_replica_counts_beyond_what_the_embedded_cluster_simulates_are_refused_with_the_reason(engine):
+    """A runaway `kubectl scale --replicas=70000` must be a clear 422, not an episode stalled creating pods."""
+    from opsgym.cluster.sim.defaults import MAX_REPLICAS
+
+    create(engine, DEPLOY)
+    for body in ({"spec": {"replicas": MAX_REPLICAS + 1}}, {"spec": {"replicas": 70000}}):
+        for subresource in ("scale", ""):
+            error = api_error(engine, "patch", "deployments", "default", "web", "merge", body,
+                              subresource=subresource)
+            assert error.code == 422 and f"no more than {MAX_REPLICAS}" in error.message, error.message
+    huge = {**DEPLOY, "metadata": {**DEPLOY["metadata"], "name": "huge"},
+            "spec": {**DEPLOY["spec"], "replicas": 70000}}
+    assert api_error(engine, "create", "deployments", "default", huge).code == 422
+    assert len(engine.store.items("pods", "default")) == 2, "nothing was created for the refused counts"
+    call(engine, "patch", "deployments", "default", "web", "merge", {"spec": {"replicas": 3}}, subresource="scale")
+    assert len(engine.store.items("pods", "default")) == 3, "an ordinary scale still works"
+
+
 def test_watch_history_replays_and_expires(engine):
     from opsgym.cluster.sim.store import HISTORY, Watcher
 
