@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "BackendUnavailableError",
+    "ClusterApiError",
     "InfrastructureError",
     "LLMRequestError",
     "OpsGymError",
@@ -69,6 +70,17 @@ class LLMRequestError(InfrastructureError):
     def __init__(self, message: str, call: object = None):
         super().__init__(message)
         self.call = call
+
+
+class ClusterApiError(InfrastructureError):
+    """The cluster's API refused a read the judge needed (403, 500 …): the episode cannot be judged.
+
+    ``status`` is the HTTP status. A 404 is never this error: a missing object is an answer, read as ``None``.
+    """
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
 
 
 class BackendUnavailableError(InfrastructureError):

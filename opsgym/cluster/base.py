@@ -14,9 +14,26 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["ClusterBackend", "Ready"]
+__all__ = ["ApiReader", "ClusterBackend", "Ready"]
 
-Ready = Callable[["ApiClient"], bool]
+
+@runtime_checkable
+class ApiReader(Protocol):
+    """Read access to a cluster's REST API for the judge (end-state checks, ``ready`` predicates), never the agent.
+
+    Why not an ``ApiClient``: the judge only ever GETs JSON, and the simulator answers that in-process through the
+    same routing its HTTP server uses, without a socket, serialisation or the kubernetes client's ~0.15 s import in
+    every worker process. Real backends answer through their ``ApiClient`` (host, TLS, credentials).
+    """
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        """The JSON object at ``path`` (e.g. ``/api/v1/namespaces/shop/pods``), as plain data to read, not to mutate.
+
+        Returns None when the API answers 404. Raises :class:`~opsgym.errors.ClusterApiError` for any other error.
+        """
+
+
+Ready = Callable[[ApiReader], bool]
 """A predicate over the cluster's API, e.g. "the faulty Deployment's pods are in CrashLoopBackOff"."""
 
 
@@ -38,7 +55,10 @@ class ClusterBackend(Protocol):
         """Bring the cluster up (idempotent). Raises BackendUnavailableError with a fix when it cannot run here."""
 
     def api_client(self) -> ApiClient:
-        """A kubernetes-client ApiClient for the cluster (for checks and loading; not for the agent)."""
+        """A kubernetes-client ApiClient for the cluster (for loading and for users' own code; not for the agent)."""
+
+    def reader(self) -> ApiReader:
+        """Reads for the judge: end-state checks and ``ready`` predicates."""
 
     def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
              timeout_s: float = 600.0) -> None:

@@ -14,6 +14,7 @@ them and an LLM agent is never slowed down.
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import tempfile
 import time
@@ -37,12 +38,18 @@ from opsgym.cluster.access import (
     owned,
     write_kubeconfig,
 )
-from opsgym.cluster.base import Ready
+from opsgym.cluster.base import ApiReader, Ready
 from opsgym.cluster.cleanup import ExitCleanup, on_exit
 from opsgym.cluster.manifests import check_objects
-from opsgym.errors import BackendUnavailableError, InfrastructureError, TaskSpecError, UnsafeClusterError
+from opsgym.errors import (
+    BackendUnavailableError,
+    ClusterApiError,
+    InfrastructureError,
+    TaskSpecError,
+    UnsafeClusterError,
+)
 
-__all__ = ["APPLY_ORDER", "RealCluster", "apply_order", "flag", "pod_summary"]
+__all__ = ["APPLY_ORDER", "ClientReader", "RealCluster", "apply_order", "flag", "pod_summary"]
 
 APPLY_ORDER = ("Namespace", "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "Secret",
                "ConfigMap", "PersistentVolumeClaim", "Service")
@@ -72,6 +79,33 @@ def _reason(exc: ApiException) -> str:
         return str(yaml.safe_load(exc.body or "{}").get("message") or exc.reason)
     except (yaml.YAMLError, AttributeError):
         return str(exc.reason)
+
+
+class ClientReader:
+    """:class:`~opsgym.cluster.base.ApiReader` over a kubernetes ``ApiClient``: its host, TLS and credentials.
+
+    Raw JSON through ``ApiClient.call_api`` rather than the generated ``CoreV1Api``/``AppsV1Api``: no model
+    deserialisation (field paths stay those of manifests), and no import of the generated classes (~0.6 s).
+    """
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self.api = api_client
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        method, url, headers, _, _ = self.api.param_serialize(
+            "GET", path, header_params={"Accept": "application/json"}, auth_settings=["BearerToken"])
+        response = self.api.call_api(method, url, header_params=headers)
+        response.read()
+        if response.status == 404:
+            return None
+        if not 200 <= response.status <= 299:
+            body = response.data.decode(errors="replace")
+            try:
+                message = json.loads(body).get("message") or body
+            except (ValueError, AttributeError):
+                message = body
+            raise ClusterApiError(f"GET {path} answered {response.status}: {str(message)[:500]}", response.status)
+        return json.loads(response.data)
 
 
 def pod_summary(api_client: k8s.ApiClient, namespace: str) -> str:
@@ -177,6 +211,9 @@ class RealCluster:
         if self._admin is None:
             raise InfrastructureError(f"the {self.name} backend is not started: call start() first")
         return self._admin
+
+    def reader(self) -> ApiReader:
+        return ClientReader(self.api_client())
 
     def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
              timeout_s: float = 600.0) -> None:
@@ -345,10 +382,10 @@ class RealCluster:
         last_error = ""
         while True:
             try:
-                if ready(self.api_client()):
+                if ready(self.reader()):
                     return
-            except ApiException as exc:
-                last_error = f" (last API error: {_reason(exc)})"
+            except ClusterApiError as exc:
+                last_error = f" (last API error: {exc})"
             if time.monotonic() >= deadline:
                 raise InfrastructureError(
                     f"{key or namespace}: the fault did not become observable within {timeout_s:g} s{last_error}. "

@@ -8,13 +8,10 @@ probes therefore never passes. The other services are checked for collateral dam
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
-
+from opsgym.cluster.base import ApiReader
 from opsgym.outcome import CheckResult
 from opsgym.sre.paths import get_path
 from opsgym.sre.render import Episode, substitute
@@ -40,43 +37,29 @@ LISTED = frozenset({"Deployment", "Service", "Endpoints", "Pod"})
 
 
 class ClusterView:
-    """Raw JSON reads of the few kinds the checks need, through the backend's ``ApiClient`` (its host, TLS and
-    credentials), without model deserialisation so that field paths match manifests.
+    """Reads of the few kinds the checks need, as raw JSON (field paths match manifests), through the backend's
+    :class:`~opsgym.cluster.base.ApiReader`.
 
     A view is one moment of the cluster: Deployments, Services, Endpoints and Pods are listed once per namespace and
-    answered from that list, so a pass of checks costs a handful of requests however many services the app has
+    answered from that list, so a pass of checks costs a handful of reads however many services the app has
     (it was two dozen, one per object, and they were most of an episode's end-state check). Take a new view after
-    time has moved. Requests go through ``ApiClient.call_api`` rather than the generated ``CoreV1Api``/``AppsV1Api``
-    classes, whose import alone takes ~0.6 s in every new worker process.
+    time has moved.
     """
 
-    def __init__(self, api_client: ApiClient) -> None:
-        self.api = api_client
+    def __init__(self, reader: ApiReader) -> None:
+        self.reader = reader
         self._lists: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-
-    def _read(self, path: str, params: dict[str, str]) -> dict[str, Any] | None:
-        method, url, headers, _, _ = self.api.param_serialize(
-            "GET", path, path_params=params, header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"])
-        response = self.api.call_api(method, url, header_params=headers)
-        response.read()
-        if response.status == 404:
-            return None
-        if not 200 <= response.status <= 299:
-            raise ApiException.from_response(http_resp=response, body=response.data.decode(errors="replace"),
-                                             data=None)
-        return json.loads(response.data)
 
     def _listed(self, kind: str, namespace: str) -> dict[str, dict[str, Any]]:
         if (kind, namespace) not in self._lists:
-            found = self._read(COLLECTIONS[kind], {"namespace": namespace}) or {}
+            found = self.reader.get(COLLECTIONS[kind].format(namespace=namespace)) or {}
             self._lists[kind, namespace] = {item["metadata"]["name"]: item for item in found.get("items") or []}
         return self._lists[kind, namespace]
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         if kind in LISTED:
             return self._listed(kind, namespace).get(name)
-        return self._read(COLLECTIONS[kind] + "/{name}", {"namespace": namespace, "name": name})
+        return self.reader.get(COLLECTIONS[kind].format(namespace=namespace) + f"/{name}")
 
     def pods(self, namespace: str, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         """The Deployment's live (not terminating) pods, by its selector."""

@@ -12,9 +12,8 @@ import string
 import time
 from typing import Any
 
-from kubernetes.client import ApiClient
-
 from opsgym import plugins
+from opsgym.cluster.base import ApiReader
 from opsgym.cluster.kubectl import Kubectl
 from opsgym.outcome import Answer
 from opsgym.scenario import ActionResult, Evaluation, Tool
@@ -77,8 +76,7 @@ class SREScenario:
 
     def _view(self) -> ClusterView:
         """The cluster as it is now (a view answers from what it read first: take a new one after time moves)."""
-        api_client: ApiClient = self.backend.api_client()
-        return ClusterView(api_client)
+        return ClusterView(self.backend.reader())
 
     def reset(self, seed: int) -> tuple[str, dict[str, Any]]:
         episode = plan(self.task, seed)
@@ -97,9 +95,9 @@ class SREScenario:
         age = self.task.sre.incident_age_s if self.backend.virtual_time else 0.0
         observed_at: list[float] = []
 
-        def ready(api_client: ApiClient) -> bool:
+        def ready(reader: ApiReader) -> bool:
             if not observed_at:
-                if not crashlooping(ClusterView(api_client), episode.namespace, episode.service, others):
+                if not crashlooping(ClusterView(reader), episode.namespace, episode.service, others):
                     return False
                 observed_at.append(self.backend.now())
             return self.backend.now() - observed_at[0] >= age

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 import gymnasium as gym
 import pytest
 from kubernetes.client import ApiClient, Configuration
-from kubernetes.client.exceptions import ApiException
 
 import opsgym  # noqa: F401  (registers the gym ids)
 from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent
+from opsgym.cluster.real import ClientReader
+from opsgym.errors import ClusterApiError
 from opsgym.sre.checks import ClusterView, crashlooping
 from opsgym.sre.scenario import SREScenario
 from opsgym.tasks import envs_root, load_task
@@ -52,7 +53,7 @@ def test_the_fault_is_observable_and_the_oracle_fixes_it(scenarios, task_id, see
     scenario = scenarios[task_id]
     alert, v = scenario.reset(seed)
     assert v["namespace"] in alert
-    assert crashlooping(ClusterView(scenario.backend.api_client()), v["namespace"], v["service"], [])
+    assert crashlooping(ClusterView(scenario.backend.reader()), v["namespace"], v["service"], [])
     pods = scenario.execute(f"kubectl get pods -n {v['namespace']}").observation
     assert "CrashLoopBackOff" in pods and v["service"] in pods
     for action, observation in zip(solution(task_id, v), play(scenario, solution(task_id, v)), strict=True):
@@ -212,11 +213,10 @@ def test_a_cluster_view_is_one_moment_read_in_a_few_lists(scenarios, monkeypatch
     """Each listed kind is read once per namespace however many objects are asked for; a missing object is None."""
     scenario = scenarios["SRE-1"]
     _, v = scenario.reset(0)
-    api = scenario.backend.api_client()
-    view, urls = ClusterView(api), []
-    call_api = api.call_api
-    monkeypatch.setattr(api, "call_api", lambda method, url, **kwargs: urls.append(url) or call_api(method, url,
-                                                                                                     **kwargs))
+    reader, paths = scenario.backend.reader(), []
+    get = reader.get
+    monkeypatch.setattr(reader, "get", lambda path: paths.append(path) or get(path))
+    view = ClusterView(reader)
     deployments = list(scenario.episode.app.services)
     assert v["service"] in deployments and len(deployments) >= 6
     for name in deployments * 2:
@@ -226,8 +226,8 @@ def test_a_cluster_view_is_one_moment_read_in_a_few_lists(scenarios, monkeypatch
     assert pods and {p["metadata"]["labels"]["app"] for p in pods} == {v["service"]}
     assert view.get("ConfigMap", v["namespace"], "no-such-config") is None
     assert view.get("ConfigMap", v["namespace"], f"{v['service']}-config")["data"]
-    assert [url.rsplit("/", 1)[-1] for url in urls] == ["deployments", "pods", "no-such-config",
-                                                        f"{v['service']}-config"]
+    assert [path.rsplit("/", 1)[-1] for path in paths] == ["deployments", "pods", "no-such-config",
+                                                           f"{v['service']}-config"]
 
 
 @pytest.mark.parametrize(("status", "body"), [(403, "forbidden: agent may not list pods"), (500, "etcd is down")])
@@ -250,9 +250,9 @@ def test_a_server_error_is_raised_with_its_status_never_read_as_missing(status, 
     try:
         config = Configuration(host=f"http://127.0.0.1:{server.server_port}")
         config.api_key = {"authorization": "Bearer test"}
-        view = ClusterView(ApiClient(config))
+        view = ClusterView(ClientReader(ApiClient(config)))
         for kind in ("Pod", "ConfigMap"):  # a listed kind and one read by name
-            with pytest.raises(ApiException) as raised:
+            with pytest.raises(ClusterApiError) as raised:
                 view.get(kind, "shop", "cart")
             assert raised.value.status == status and body in str(raised.value)
     finally:

@@ -14,25 +14,50 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import yaml
 
-from opsgym.cluster.base import Ready
+from opsgym.cluster.base import ApiReader, Ready
 from opsgym.cluster.sim.clock import DEFAULT_EPOCH
 from opsgym.cluster.sim.engine import Engine
 from opsgym.cluster.sim.kinds import BY_KIND
+from opsgym.cluster.sim.routes import Call, Reply, route
 from opsgym.cluster.sim.server import HostedCluster, SimServer
 from opsgym.cluster.sim.status import ApiError
 from opsgym.cluster.sim.store import Snapshot
-from opsgym.errors import InfrastructureError, TaskSpecError
+from opsgym.errors import ClusterApiError, InfrastructureError, TaskSpecError
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["SimCluster"]
+__all__ = ["EngineReader", "SimCluster"]
 
 READY_STEP_S = 5.0
 """Virtual seconds between checks of a ``ready`` predicate while a loaded scenario settles."""
+
+
+class EngineReader:
+    """The judge's reads (:class:`~opsgym.cluster.base.ApiReader`) answered by the API server's own routing,
+    in-process: the same answers kubectl gets, without a socket or JSON. The objects returned are the store's own,
+    which are never mutated (see :mod:`opsgym.cluster.sim.store`), so they stay one consistent moment."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, path: str) -> dict[str, Any] | None:
+        target, _, query = path.partition("?")
+        call = Call("GET", [s for s in target.split("/") if s], dict(parse_qsl(query)), accept="application/json")
+        with self.engine.lock:
+            reply = route(self.engine, call)
+        if not isinstance(reply, Reply):
+            raise ClusterApiError(f"GET {path}: a watch is not a read", 400)
+        if reply.status == 404:
+            return None
+        if not 200 <= reply.status <= 299:
+            message = reply.body.get("message", reply.body) if isinstance(reply.body, dict) else reply.body
+            raise ClusterApiError(f"GET {path} answered {reply.status}: {message}", reply.status)
+        return reply.body
 
 
 class SimCluster:
@@ -140,6 +165,9 @@ class SimCluster:
             self._client = client.ApiClient(config)
         return self._client
 
+    def reader(self) -> ApiReader:
+        return EngineReader(self.engine)
+
     # ------------------------------------------------------------------------------------------------ time
     def advance(self, seconds: float) -> None:
         with self.engine.lock:
@@ -178,7 +206,7 @@ class SimCluster:
                 self._create(index, obj)
             engine.reconcile()
         waited = 0.0
-        while ready is not None and not ready(self.api_client()):
+        while ready is not None and not ready(self.reader()):
             if waited >= timeout_s:
                 raise InfrastructureError(f"scenario {key!r} did not become ready within {timeout_s:g} virtual "
                                           "seconds on the embedded cluster; check the fault and the ready predicate "

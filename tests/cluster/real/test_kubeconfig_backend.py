@@ -16,7 +16,7 @@ from kubernetes import client
 
 from opsgym import plugins
 from opsgym.cluster.access import MANAGED_BY
-from opsgym.cluster.base import ClusterBackend
+from opsgym.cluster.base import ApiReader, ClusterBackend
 from opsgym.cluster.kubeconfig import KubeconfigCluster, default_kubeconfig, production_reasons, unavailable_reason
 from opsgym.cluster.kubectl import Kubectl
 from opsgym.cluster.sim import SimCluster
@@ -176,8 +176,8 @@ def test_load_waits_until_the_fault_is_observable(sim: SimCluster, sim_backend: 
     others = [s for s in episode.app.services if s != episode.service]
     polls: list[bool] = []
 
-    def ready(api: client.ApiClient) -> bool:
-        polls.append(crashlooping(ClusterView(api), episode.namespace, episode.service, others))
+    def ready(reader: ApiReader) -> bool:
+        polls.append(crashlooping(ClusterView(reader), episode.namespace, episode.service, others))
         sim.advance(5.0)
         return polls[-1]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import urllib.request
 from urllib.error import URLError
 
@@ -12,9 +13,10 @@ from kubernetes import client
 from simkit import app_objects
 
 from opsgym import plugins
-from opsgym.cluster.base import ClusterBackend
+from opsgym.cluster.base import ApiReader, ClusterBackend
+from opsgym.cluster.real import ClientReader
 from opsgym.cluster.sim import SimCluster, SimServer
-from opsgym.errors import InfrastructureError, TaskSpecError
+from opsgym.errors import ClusterApiError, InfrastructureError, TaskSpecError
 
 
 def restarts(api_client, app: str) -> int:
@@ -57,8 +59,10 @@ def test_load_settles_until_ready_and_caches_the_snapshot(sim_cluster):
         calls.append(1)
         return app_objects()
 
-    def ready(api_client) -> bool:
-        return restarts(api_client, "api") >= 2
+    def ready(reader) -> bool:
+        pods = reader.get("/api/v1/namespaces/shop/pods")["items"]
+        return sum(s.get("restartCount", 0) for p in pods if p["metadata"]["labels"].get("app") == "api"
+                   for s in p["status"].get("containerStatuses") or []) >= 2
 
     sim_cluster.load("broken", objects, ready=ready)
     settled_at = sim_cluster.now()
@@ -69,6 +73,42 @@ def test_load_settles_until_ready_and_caches_the_snapshot(sim_cluster):
     assert calls == [1], "the second load restored the snapshot"
     assert sim_cluster.now() == settled_at and restarts(sim_cluster.api_client(), "api") >= 2
     assert client.CoreV1Api(sim_cluster.api_client()).read_namespaced_config_map("api-config", "shop").data
+
+
+def test_the_judges_reader_answers_what_the_http_api_answers(sim_cluster):
+    """The in-process reader goes through the server's own routing: same objects as a client over HTTP, 404 → None,
+    any other error raised with its status (a broken read must never look like a deleted object)."""
+    sim_cluster.load("broken", app_objects)
+    sim_cluster.advance(120)
+    reader, over_http = sim_cluster.reader(), ClientReader(sim_cluster.api_client())
+    assert isinstance(reader, ApiReader)
+    for path in ("/api/v1/namespaces/shop/pods", "/apis/apps/v1/namespaces/shop/deployments",
+                 "/api/v1/namespaces/shop/configmaps/api-config", "/api/v1/nodes"):
+        assert reader.get(path) == over_http.get(path), path
+    assert len(reader.get("/api/v1/namespaces/shop/pods")["items"]) >= 2
+    labelled = reader.get("/api/v1/namespaces/shop/pods?labelSelector=app%3Dapi")["items"]
+    assert labelled and {p["metadata"]["labels"]["app"] for p in labelled} == {"api"}
+    for missing in ("/api/v1/namespaces/shop/configmaps/nope", "/api/v1/namespaces/nope/pods/x"):
+        assert reader.get(missing) is None and over_http.get(missing) is None
+    pod = labelled[0]["metadata"]["name"]
+    for each in (reader, over_http):
+        with pytest.raises(ClusterApiError, match="not supported") as raised:
+            each.get(f"/api/v1/namespaces/shop/pods/{pod}/exec")
+        assert raised.value.status == 400
+
+
+def test_an_sre_episode_on_the_embedded_cluster_never_imports_the_kubernetes_client():
+    """The judge reads in-process, so a runner worker skips the client's import (~0.15 s of every worker start)."""
+    script = ("import sys, gymnasium as gym, opsgym\n"
+              "env = gym.make('opsgym/SRE-1')\n"
+              "env.reset(seed=0)\n"
+              "env.step('kubectl get pods -A')\n"
+              "_, _, done, _, info = env.step('submit {\"diagnosis\": \"x\"}')\n"
+              "assert done and info['outcome']['checks'], info\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kubernetes'))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_load_replaces_what_a_previous_load_created(sim_cluster):
