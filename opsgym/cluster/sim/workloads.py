@@ -87,17 +87,45 @@ class WorkloadControllers:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.store = engine.store
+        self._settled: dict[str, tuple[Any, ...]] = {}
+        """uid → (instant, store restores, inputs) of the object's last sync that wrote nothing."""
 
     def run(self) -> None:
+        """Sync every Deployment, then every ReplicaSet.
+
+        Under ``skip_idle`` an object whose last sync wrote nothing is skipped while the clock and its inputs (its
+        own version and those of what it owns, :meth:`_inputs`) are unchanged: a sync is a function of exactly
+        those, so it would write nothing again. Most passes re-check a cluster where one pod moved; this leaves the
+        other workloads alone.
+        """
+        skip_idle = self.engine.skip_idle
         for plural, sync in (("deployments", self._deployment), ("replicasets", self._replicaset)):
             for obj in self.store.items(plural):
                 if obj["metadata"].get("deletionTimestamp"):
                     continue
+                uid = obj["metadata"]["uid"]
+                inputs = self._inputs(plural, obj) if skip_idle else None
+                if inputs is not None and self._settled.get(uid) == inputs:
+                    continue
+                revision = self.store.revision
                 try:
                     sync(obj)
                 except ApiError as exc:  # e.g. a template the API refuses: reported, as the real controller does
                     self.engine.events.emit(obj, "Warning", "FailedCreate", exc.message, f"{obj['kind'].lower()}-"
                                             "controller")
+                if inputs is not None and self.store.revision == revision:
+                    self._settled[uid] = inputs
+                else:
+                    self._settled.pop(uid, None)
+
+    def _inputs(self, plural: str, obj: Obj) -> tuple[Any, ...]:
+        """Everything a sync of ``obj`` reads, as versions: the instant, the store's history, ``obj``, and what it
+        owns (a Deployment's ReplicaSets and how many pods each still has, for Recreate; a ReplicaSet's pods)."""
+        owned = self._owned("replicasets" if plural == "deployments" else "pods", obj)
+        versions = tuple(o["metadata"]["resourceVersion"] for o in owned)
+        if plural == "deployments":
+            versions += tuple(len(self._owned("pods", rs)) for rs in owned)
+        return self.engine.clock.now, self.store.version(), obj["metadata"]["resourceVersion"], versions
 
     def next_timer(self) -> float | None:
         """Instants when a pod becomes available (minReadySeconds) or a rollout misses its deadline."""
