@@ -96,18 +96,19 @@ class CoreControllers:
 
     # ------------------------------------------------------------------------------------------------ scheduler
     def schedule(self) -> None:
-        nodes = [n for n in self.store.items("nodes") if not (n.get("spec") or {}).get("unschedulable")]
         pods = self.store.items("pods")
+        pending = [pod for pod in pods if not (pod.get("spec") or {}).get("nodeName") and not
+                   pod["metadata"].get("deletionTimestamp") and
+                   (pod.get("spec") or {}).get("schedulerName", "default-scheduler") == "default-scheduler"]
+        if not pending:  # most passes: every pod is bound, so the nodes' load need not be added up
+            return
+        nodes = [n for n in self.store.items("nodes") if not (n.get("spec") or {}).get("unschedulable")]
         load: dict[str, list[Obj]] = {n["metadata"]["name"]: [] for n in nodes}
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName")
             if node in load and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
                 load[node].append(pod)
-        for pod in pods:
-            spec = pod.get("spec") or {}
-            if spec.get("nodeName") or pod["metadata"].get("deletionTimestamp") or \
-                    spec.get("schedulerName", "default-scheduler") != "default-scheduler":
-                continue
+        for pod in pending:
             node, why = self._pick(pod, nodes, load)
             fresh = copy.deepcopy(pod)
             conditions = fresh.setdefault("status", {}).setdefault("conditions", [])
