@@ -87,25 +87,26 @@ class WorkloadControllers:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.store = engine.store
-        self._settled: dict[str, tuple[Any, ...]] = {}
-        """uid → (instant, store restores, inputs) of the object's last sync that wrote nothing."""
+        self._settled: dict[str, tuple[tuple[Any, ...], float]] = {}
+        """uid → (inputs, stable until) of the object's last sync that wrote nothing."""
 
     def run(self) -> None:
         """Sync every Deployment, then every ReplicaSet.
 
-        Under ``skip_idle`` an object whose last sync wrote nothing is skipped while the clock and its inputs (its
-        own version and those of what it owns, :meth:`_inputs`) are unchanged: a sync is a function of exactly
-        those, so it would write nothing again. Most passes re-check a cluster where one pod moved; this leaves the
-        other workloads alone.
+        Under ``skip_idle`` an object whose last sync wrote nothing is skipped while its inputs (its own version and
+        those of what it owns, :meth:`_inputs`) are unchanged and the clock has not reached the instant from which
+        that sync's outcome could differ (:meth:`_stable_until`): a sync is a function of exactly those, so it would
+        write nothing again. Most passes follow one pod moving; this leaves the other workloads alone.
         """
-        skip_idle = self.engine.skip_idle
+        skip_idle, now = self.engine.skip_idle, self.engine.clock.now
         for plural, sync in (("deployments", self._deployment), ("replicasets", self._replicaset)):
             for obj in self.store.items(plural):
                 if obj["metadata"].get("deletionTimestamp"):
                     continue
                 uid = obj["metadata"]["uid"]
                 inputs = self._inputs(plural, obj) if skip_idle else None
-                if inputs is not None and self._settled.get(uid) == inputs:
+                settled = self._settled.get(uid)
+                if inputs is not None and settled is not None and settled[0] == inputs and now < settled[1]:
                     continue
                 revision = self.store.revision
                 try:
@@ -114,18 +115,34 @@ class WorkloadControllers:
                     self.engine.events.emit(obj, "Warning", "FailedCreate", exc.message, f"{obj['kind'].lower()}-"
                                             "controller")
                 if inputs is not None and self.store.revision == revision:
-                    self._settled[uid] = inputs
+                    self._settled[uid] = (inputs, self._stable_until(plural, obj))
                 else:
                     self._settled.pop(uid, None)
 
     def _inputs(self, plural: str, obj: Obj) -> tuple[Any, ...]:
-        """Everything a sync of ``obj`` reads, as versions: the instant, the store's history, ``obj``, and what it
-        owns (a Deployment's ReplicaSets and how many pods each still has, for Recreate; a ReplicaSet's pods)."""
+        """Everything but the clock that a sync of ``obj`` reads, as versions: the store's history, ``obj``, and what
+        it owns (a Deployment's ReplicaSets and how many pods each still has, for Recreate; a ReplicaSet's pods)."""
         owned = self._owned("replicasets" if plural == "deployments" else "pods", obj)
         versions = tuple(o["metadata"]["resourceVersion"] for o in owned)
         if plural == "deployments":
             versions += tuple(len(self._owned("pods", rs)) for rs in owned)
-        return self.engine.clock.now, self.store.version(), obj["metadata"]["resourceVersion"], versions
+        return self.store.version(), obj["metadata"]["resourceVersion"], versions
+
+    def _stable_until(self, plural: str, obj: Obj) -> float:
+        """The first instant at which a sync of unchanged inputs might act: a ready pod becoming available
+        (minReadySeconds), or a Deployment's progress deadline passing (checked with ``>``, so the instant after it)."""
+        now = self.engine.clock.now
+        if plural == "replicasets":
+            min_ready = (obj.get("spec") or {}).get("minReadySeconds", 0)
+            times = [since + min_ready for pod in self._owned("pods", obj) if min_ready
+                     and (since := self._ready_since(pod)) is not None and since + min_ready > now]
+            return min(times, default=math.inf)
+        cond = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "Progressing"), None)
+        if cond is None or cond.get("reason") in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
+            return math.inf
+        last = self.engine.parse(cond.get("lastUpdateTime"))
+        deadline = (obj.get("spec") or {}).get("progressDeadlineSeconds", 600)
+        return now if last is None else math.nextafter(last + deadline, math.inf)
 
     def next_timer(self) -> float | None:
         """Instants when a pod becomes available (minReadySeconds) or a rollout misses its deadline."""
