@@ -7,6 +7,7 @@ The mapping is the kubelet's: a crash-looping container is ``waiting: CrashLoopB
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -35,6 +36,12 @@ def _views(crec: ContainerRecord | None) -> tuple[Instance | None, Instance | No
     return crec.current, crec.previous, None
 
 
+@functools.lru_cache(maxsize=1024)
+def _image_id(image: str) -> str:
+    """A digest-pinned image reference, as the runtime reports it (stable per image, so computed once)."""
+    return f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+
+
 def _terminated(inst: Instance, stamp: Callable[[float], str]) -> Obj:
     return {"exitCode": inst.exit_code, "reason": inst.reason, "startedAt": stamp(inst.started),
             "finishedAt": stamp(inst.finished or inst.started), "containerID": inst.container_id}
@@ -45,7 +52,7 @@ def _container_status(container: Obj, crec: ContainerRecord | None, default_wait
     shown, last, waiting = _views(crec)
     image = container.get("image", "")
     status: Obj = {"name": container["name"], "image": image,
-                   "imageID": f"{image.split(':')[0]}@sha256:{hashlib.sha256(image.encode()).hexdigest()}",
+                   "imageID": _image_id(image),
                    "restartCount": crec.restarts if crec else 0, "ready": False, "started": False}
     if shown is not None and shown.finished is None:
         status["state"] = {"running": {"startedAt": stamp(shown.started)}}
