@@ -1,6 +1,6 @@
 """Runner throughput and overhead: oracle episodes/minute on SRE-1 with --parallel 1 vs 2, and its cost per episode.
 
-Run: ``.venv/bin/python benchmarks/bench_runner.py [--episodes 24] [--env opsgym/SRE-1]``. Prints numbers and ratios
+Run: ``.venv/bin/python benchmarks/bench_runner.py [--episodes 60] [--env opsgym/SRE-1]``. Prints numbers and ratios
 measured in this run; asserts nothing. Target (issue 8): --parallel 2 ≥ 1.8× --parallel 1 on 2 cores.
 
 Measured, all on the same episodes (seeds 0..N-1):
@@ -66,7 +66,8 @@ def per_min(episodes: int, seconds: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--episodes", type=int, default=24)
+    parser.add_argument("--episodes", type=int, default=60,
+                        help="seeds 0..N-1; the whole-run rates include ~1 s of worker start-up")
     parser.add_argument("--env", default="opsgym/SRE-1")
     args = parser.parse_args()
     seeds = list(range(args.episodes))

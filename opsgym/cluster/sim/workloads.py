@@ -99,11 +99,13 @@ class WorkloadControllers:
         write nothing again. Most passes follow one pod moving; this leaves the other workloads alone.
         """
         skip_idle, now = self.engine.skip_idle, self.engine.clock.now
+        live: set[str] = set()
         for plural, sync in (("deployments", self._deployment), ("replicasets", self._replicaset)):
             for obj in self.store.items(plural):
                 if obj["metadata"].get("deletionTimestamp"):
                     continue
                 uid = obj["metadata"]["uid"]
+                live.add(uid)
                 inputs = self._inputs(plural, obj) if skip_idle else None
                 settled = self._settled.get(uid)
                 if inputs is not None and settled is not None and settled[0] == inputs and now < settled[1]:
@@ -118,6 +120,8 @@ class WorkloadControllers:
                     self._settled[uid] = (inputs, self._stable_until(plural, obj))
                 else:
                     self._settled.pop(uid, None)
+        if len(self._settled) > len(live):  # forget deleted workloads, so a long-lived cluster does not accumulate them
+            self._settled = {uid: entry for uid, entry in self._settled.items() if uid in live}
 
     def _inputs(self, plural: str, obj: Obj) -> tuple[Any, ...]:
         """Everything but the clock that a sync of ``obj`` reads, as versions: the store's history, ``obj``, and what
