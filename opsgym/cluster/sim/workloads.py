@@ -27,6 +27,10 @@ Obj = dict[str, Any]
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
+PROGRESSING = ("ReplicaSetUpdated", "NewReplicaSetCreated", "FoundNewReplicaSet")
+"""Progressing reasons of a rollout under way, whose deadline is a timer."""
+SETTLED = ("ProgressDeadlineExceeded", "NewReplicaSetAvailable")
+"""Progressing reasons after which no deadline applies."""
 
 
 def template_hash(template: Obj, collisions: int = 0) -> str:
@@ -125,7 +129,11 @@ class WorkloadControllers:
 
     def _inputs(self, plural: str, obj: Obj) -> tuple[Any, ...]:
         """Everything but the clock that a sync of ``obj`` reads, as versions: the store's history, ``obj``, and what
-        it owns (a Deployment's ReplicaSets and how many pods each still has, for Recreate; a ReplicaSet's pods)."""
+        it owns (a Deployment's ReplicaSets and how many pods each still has, for Recreate; a ReplicaSet's pods).
+
+        The history (restores) is there because a restore brings back uids and resourceVersions with other contents.
+        No case is known where that alone would mislead (a re-created object's first sync writes, which drops what
+        was settled for its uid), so the guard is cheap insurance rather than a fix; tests cannot reach it."""
         owned = self._owned("replicasets" if plural == "deployments" else "pods", obj)
         versions = tuple(o["metadata"]["resourceVersion"] for o in owned)
         if plural == "deployments":
@@ -135,37 +143,36 @@ class WorkloadControllers:
     def _stable_until(self, plural: str, obj: Obj) -> float:
         """The first instant at which a sync of unchanged inputs might act: a ready pod becoming available
         (minReadySeconds), or a Deployment's progress deadline passing (checked with ``>``, so the instant after it)."""
-        now = self.engine.clock.now
         if plural == "replicasets":
-            min_ready = (obj.get("spec") or {}).get("minReadySeconds", 0)
-            times = [since + min_ready for pod in self._owned("pods", obj) if min_ready
-                     and (since := self._ready_since(pod)) is not None and since + min_ready > now]
-            return min(times, default=math.inf)
-        cond = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c["type"] == "Progressing"), None)
-        if cond is None or cond.get("reason") in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
-            return math.inf
-        last = self.engine.parse(cond.get("lastUpdateTime"))
-        deadline = (obj.get("spec") or {}).get("progressDeadlineSeconds", 600)
-        return now if last is None else math.nextafter(last + deadline, math.inf)
+            return min(self._available_at(obj), default=math.inf)
+        progress = self._progress_deadline(obj)
+        return math.inf if progress is None or progress[0] in SETTLED else math.nextafter(progress[1], math.inf)
+
+    def _available_at(self, rs: Obj) -> list[float]:
+        """The future instants at which ready pods of ``rs`` become available (after its ``minReadySeconds``)."""
+        now, min_ready = self.engine.clock.now, (rs.get("spec") or {}).get("minReadySeconds", 0)
+        if not min_ready:
+            return []
+        return [since + min_ready for pod in self._owned("pods", rs)
+                if (since := self._ready_since(pod)) is not None and since + min_ready > now]
+
+    def _progress_deadline(self, deploy: Obj) -> tuple[str, float] | None:
+        """(reason, last update + ``progressDeadlineSeconds``) of a Deployment's Progressing condition, if any."""
+        cond = next((c for c in (deploy.get("status") or {}).get("conditions") or [] if c["type"] == "Progressing"),
+                    None)
+        last = self.engine.parse(cond.get("lastUpdateTime")) if cond else None
+        if last is None:
+            return None
+        return cond.get("reason", ""), last + (deploy.get("spec") or {}).get("progressDeadlineSeconds", 600)
 
     def next_timer(self) -> float | None:
         """Instants when a pod becomes available (minReadySeconds) or a rollout misses its deadline."""
-        now, times = self.engine.clock.now, []
-        for rs in self.store.items("replicasets"):
-            min_ready = (rs.get("spec") or {}).get("minReadySeconds", 0)
-            if min_ready:
-                for pod in self._owned("pods", rs):
-                    since = self._ready_since(pod)
-                    if since is not None and since + min_ready > now:
-                        times.append(since + min_ready)
+        now = self.engine.clock.now
+        times = [t for rs in self.store.items("replicasets") for t in self._available_at(rs)]
         for deploy in self.store.items("deployments"):
-            cond = next((c for c in (deploy.get("status") or {}).get("conditions") or []
-                         if c["type"] == "Progressing"), None)
-            if cond and cond.get("reason") in ("ReplicaSetUpdated", "NewReplicaSetCreated", "FoundNewReplicaSet"):
-                last = self.engine.parse(cond.get("lastUpdateTime"))
-                deadline = (deploy.get("spec") or {}).get("progressDeadlineSeconds", 600)
-                if last is not None and last + deadline + 1 > now:
-                    times.append(last + deadline + 1)
+            progress = self._progress_deadline(deploy)
+            if progress is not None and progress[0] in PROGRESSING and progress[1] + 1 > now:
+                times.append(progress[1] + 1)
         return min(times) if times else None
 
     def quiet_until(self) -> float | None:
@@ -175,14 +182,9 @@ class WorkloadControllers:
         now, timer = self.engine.clock.now, self.next_timer()
         times = [timer] if timer is not None else []
         for deploy in self.store.items("deployments"):
-            cond = next((c for c in (deploy.get("status") or {}).get("conditions") or []
-                         if c["type"] == "Progressing"), None)
-            if cond and cond.get("reason") not in ("ProgressDeadlineExceeded", "NewReplicaSetAvailable"):
-                last = self.engine.parse(cond.get("lastUpdateTime"))
-                deadline = None if last is None else last + (deploy.get("spec") or {}).get("progressDeadlineSeconds",
-                                                                                            600)
-                if deadline is not None and deadline >= now:
-                    times.append(deadline)
+            progress = self._progress_deadline(deploy)
+            if progress is not None and progress[0] not in SETTLED and progress[1] >= now:
+                times.append(progress[1])
         return min(times) if times else None
 
     def _owned(self, plural: str, owner: Obj) -> list[Obj]:
@@ -434,9 +436,8 @@ class WorkloadControllers:
             reason, message, state = "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.', "True"
         else:
             last = self.engine.parse(current.get("lastUpdateTime")) or self.engine.clock.now
-            if current.get("reason") != "ProgressDeadlineExceeded" and current.get("reason") != \
-                    "NewReplicaSetAvailable" and self.engine.clock.now - last > \
-                    deploy["spec"].get("progressDeadlineSeconds", 600):
+            if current.get("reason") not in SETTLED and \
+                    self.engine.clock.now - last > deploy["spec"].get("progressDeadlineSeconds", 600):
                 set_condition(conditions, "Progressing", "False", now, "ProgressDeadlineExceeded",
                               f'ReplicaSet "{name}" has timed out progressing.')
                 current["lastUpdateTime"] = now
