@@ -74,11 +74,16 @@ def apply_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(objects, key=lambda o: rank.get(str(o.get("kind")), len(APPLY_ORDER)))
 
 
-def _reason(exc: ApiException) -> str:
+def _status_message(body: str | None, fallback: str) -> str:
+    """The ``message`` of a Kubernetes Status body (JSON is YAML), else ``fallback``."""
     try:
-        return str(yaml.safe_load(exc.body or "{}").get("message") or exc.reason)
+        return str(yaml.safe_load(body or "{}").get("message") or fallback)
     except (yaml.YAMLError, AttributeError):
-        return str(exc.reason)
+        return fallback
+
+
+def _reason(exc: ApiException) -> str:
+    return _status_message(exc.body, str(exc.reason))
 
 
 class ClientReader:
@@ -100,11 +105,8 @@ class ClientReader:
             return None
         if not 200 <= response.status <= 299:
             body = response.data.decode(errors="replace")
-            try:
-                message = json.loads(body).get("message") or body
-            except (ValueError, AttributeError):
-                message = body
-            raise ClusterApiError(f"GET {path} answered {response.status}: {str(message)[:500]}", response.status)
+            message = _status_message(body, body)
+            raise ClusterApiError(f"GET {path} answered {response.status}: {message[:500]}", response.status)
         return json.loads(response.data)
 
 
