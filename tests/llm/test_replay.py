@@ -99,6 +99,8 @@ def test_bench_compares_configs_on_identical_work(hf_naive):
     assert naive.computed_prompt_tokens == naive.prompt_tokens
     assert prefix.computed_prompt_tokens < naive.computed_prompt_tokens
     assert report.ratios["hf_prompt_tokens_computed_x"] > 1
+    assert report.ratios["hf_time_to_solution_ceiling_x"] == pytest.approx(
+        naive.runtime_s / (naive.runtime_s - naive.prefill_s))  # the baseline's own prefill, not the cached run's
     assert "setup-vllm-cpu.sh" in vllm.skipped or "not a virtual environment" in vllm.skipped
 
 

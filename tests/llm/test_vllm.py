@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
 from opsgym.errors import BackendUnavailableError, LLMRequestError
 from opsgym.llm.base import create_backend
 from opsgym.llm.replay import replay
-from opsgym.llm.vllm_server import GPU_DEFAULT_MODEL, VLLMServer, cpu_thread_env, gpu_available, process_group_alive
+from opsgym.llm.vllm_server import (
+    GPU_DEFAULT_MODEL,
+    SERVER_MODULE,
+    VLLMServer,
+    cpu_thread_env,
+    gpu_available,
+    process_group_alive,
+)
 
 SYSTEM = {"role": "system", "content": "You are an SRE agent on cluster shop. Namespaces: "
           + ", ".join(f"team-{i}" for i in range(80)) + "."}
@@ -52,6 +60,52 @@ def test_gpu_options_follow_the_seed(fake_install):
     assert "--enforce-eager" not in cmd
 
 
+# Runs in the vLLM venv: the parser and checks our server module applies at start-up, then the engine's arguments.
+PARSE_WITH_VLLM = """
+import importlib.util, json, sys
+from vllm.engine.arg_utils import AsyncEngineArgs
+from vllm.entrypoints.launchers.cli_args import make_arg_parser, validate_parsed_serve_args
+from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+assert importlib.util.find_spec(sys.argv[1]) is not None, sys.argv[1]
+out = []
+for argv in json.load(sys.stdin):
+    args = make_arg_parser(FlexibleArgumentParser()).parse_args(argv)
+    validate_parsed_serve_args(args)
+    engine = AsyncEngineArgs.from_cli_args(args)
+    fields = ("model", "served_model_name", "max_model_len", "enable_prefix_caching", "max_num_seqs",
+              "speculative_config", "gpu_memory_utilization", "quantization", "dtype", "enforce_eager")
+    out.append({"host": args.host, "port": args.port, **{f: getattr(engine, f) for f in fields}})
+print(json.dumps(out, default=str))
+"""
+
+
+@pytest.mark.vllm
+def test_every_preset_command_line_is_read_by_vllms_own_parser(fake_install, vllm_python):
+    """GPU command lines cannot be run here, but a renamed flag or a bad value fails in vLLM's parser on any host."""
+    servers = [VLLMServer(preset, gpu=gpu, prefix_caching=prefix, **fake_install)
+               for preset in ("serial", "full", "spec-ngram") for gpu in (True, False) for prefix in (True, False)]
+    for server in servers:
+        assert server.command()[1:3] == ["-m", SERVER_MODULE]
+    done = subprocess.run([str(vllm_python), "-c", PARSE_WITH_VLLM, SERVER_MODULE], capture_output=True, text=True,
+                          timeout=300,
+                          input=json.dumps([server.command()[3:] for server in servers]))
+    assert done.returncode == 0, done.stderr[-3000:]
+    for server, seen in zip(servers, json.loads(done.stdout.splitlines()[-1]), strict=True):
+        assert seen["model"] == str(server.model_path) and seen["port"] == server.port
+        assert seen["host"] == "127.0.0.1" and seen["enable_prefix_caching"] is server.prefix_caching
+        assert seen["max_model_len"] == (32768 if server.gpu else 8192)
+        assert seen["max_num_seqs"] == (1 if server.preset == "serial" else None)
+        spec = seen["speculative_config"] or {}
+        assert (spec.get("method"), spec.get("num_speculative_tokens")) == (
+            ("ngram", 5) if server.preset == "spec-ngram" else (None, None))
+        if server.gpu:
+            assert seen["gpu_memory_utilization"] == 0.90 and seen["quantization"] == "awq"
+            assert not seen["enforce_eager"]
+        else:
+            assert seen["quantization"] is None and seen["dtype"] == "bfloat16" and seen["enforce_eager"]
+
+
 def test_cpu_engine_computes_on_every_core_unless_told_otherwise(monkeypatch):
     monkeypatch.delenv("VLLM_CPU_OMP_THREADS_BIND", raising=False)
     monkeypatch.delenv("VLLM_CPU_NUM_OF_RESERVED_CPU", raising=False)
@@ -67,6 +121,17 @@ def test_unknown_preset_and_missing_venv_say_how_to_fix(fake_install, tmp_path):
         VLLMServer("turbo", **fake_install)
     with pytest.raises(BackendUnavailableError, match=re.escape("setup-vllm-cpu.sh")):
         VLLMServer("serial", model=fake_install["model"], venv=str(tmp_path / "nowhere"))
+
+
+def test_a_server_that_dies_while_starting_is_reported_with_its_exit_code_and_log(fake_install):
+    python = os.path.join(fake_install["venv"], "bin", "python")
+    with open(python, "w") as script:
+        script.write("#!/bin/sh\necho 'no package metadata was found for vllm' >&2\nexit 3\n")
+    os.chmod(python, 0o755)
+    server = VLLMServer("serial", gpu=False, startup_timeout=60, **fake_install)
+    with pytest.raises(BackendUnavailableError, match=r"exited with code 3(.|\n)*no package metadata"):
+        server.start()
+    assert server.process is None  # nothing left to stop
 
 
 @pytest.mark.gpu
