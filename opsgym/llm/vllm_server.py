@@ -234,14 +234,17 @@ class VLLMServer:
         except OSError:
             return "(no log)"
 
+    term_grace_s = 20.0
+    """How long ``stop`` waits after SIGTERM (vLLM frees its engine processes) before SIGKILL."""
+
     def stop(self) -> None:
-        """Stop the whole process group: SIGTERM, then SIGKILL after 20 s. Safe to call twice."""
+        """Stop the whole process group: SIGTERM, then SIGKILL after ``term_grace_s``. Safe to call twice."""
         process, self.process = self.process, None
         if process is None:
             return
         atexit.unregister(self.stop)
         if process.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+            for sig, wait in ((signal.SIGTERM, self.term_grace_s), (signal.SIGKILL, 10.0)):
                 try:
                     os.killpg(process.pid, sig)
                 except ProcessLookupError:

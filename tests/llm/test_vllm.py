@@ -123,15 +123,32 @@ def test_unknown_preset_and_missing_venv_say_how_to_fix(fake_install, tmp_path):
         VLLMServer("serial", model=fake_install["model"], venv=str(tmp_path / "nowhere"))
 
 
-def test_a_server_that_dies_while_starting_is_reported_with_its_exit_code_and_log(fake_install):
+def fake_server(fake_install: dict[str, str], script: str) -> None:
+    """Make the fake venv's python a shell script, so start/stop run against a real process group."""
     python = os.path.join(fake_install["venv"], "bin", "python")
-    with open(python, "w") as script:
-        script.write("#!/bin/sh\necho 'no package metadata was found for vllm' >&2\nexit 3\n")
+    with open(python, "w") as file:
+        file.write("#!/bin/sh\n" + script)
     os.chmod(python, 0o755)
+
+
+def test_a_server_that_dies_while_starting_is_reported_with_its_exit_code_and_log(fake_install):
+    fake_server(fake_install, "echo 'no package metadata was found for vllm' >&2\nexit 3\n")
     server = VLLMServer("serial", gpu=False, startup_timeout=60, **fake_install)
     with pytest.raises(BackendUnavailableError, match=r"exited with code 3(.|\n)*no package metadata"):
         server.start()
     assert server.process is None  # nothing left to stop
+
+
+def test_a_server_that_never_gets_healthy_and_ignores_sigterm_is_killed_with_its_children(fake_install):
+    # The script and its child ignore SIGTERM (an ignored signal stays ignored across exec) and never answer /health;
+    # the script leads its own process group, so its pid is the group id the log tail gives away.
+    fake_server(fake_install, "trap '' TERM\necho \"loading weights in group $$\"\nsleep 600 &\nwait\nwait\n")
+    server = VLLMServer("serial", gpu=False, startup_timeout=1, **fake_install)
+    server.term_grace_s = 0.5
+    with pytest.raises(BackendUnavailableError, match=r"not healthy after 1 s(.|\n)*loading weights") as error:
+        server.start()
+    pgid = int(re.search(r"in group (\d+)", str(error.value)).group(1))
+    assert not process_group_alive(pgid)  # the script and its sleeping child, both deaf to SIGTERM, are gone
 
 
 @pytest.mark.gpu
