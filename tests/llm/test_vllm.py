@@ -183,6 +183,19 @@ def test_usage_and_metrics_are_read(vllm_backend, hf_naive):
 
 
 @pytest.mark.vllm
+def test_attaching_to_a_running_server_reads_its_metrics_and_leaves_it_running(vllm_backend):
+    question = [SYSTEM, {"role": "user", "content": "Which namespace is failing?"}]
+    attached = create_backend(f"vllm:{vllm_backend.base_url}", model="smollm2")
+    try:
+        call = attached.chat(question, max_tokens=4)
+        assert attached.server is None and attached.describe()["attached"] == vllm_backend.base_url
+        assert call.completion_tokens and call.queue_s is not None  # queue time is known only from /metrics
+    finally:
+        attached.close()
+    assert vllm_backend.chat(question, max_tokens=2).completion_tokens  # closing it did not stop the server
+
+
+@pytest.mark.vllm
 def test_prefix_cache_hits_on_the_second_turn(vllm_backend):
     first = [SYSTEM, {"role": "user", "content": "Turn one: list the namespaces with errors."}]
     a = vllm_backend.chat(first, max_tokens=6)
