@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import opsgym  # noqa: F401  (registers the gym ids)
 from opsgym.env import MAX_ACTION_CHARS
+from opsgym.errors import InfrastructureError
 
 ALL_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("opsgym/"))
 SRE_IDS = [i for i in ALL_IDS if i.startswith("opsgym/SRE-")]
@@ -88,6 +89,53 @@ def test_bad_input_is_an_observation_not_an_exception(sre1, action):
     assert sre1.unwrapped.outcome is None
     obs, *_ = sre1.step("kubectl get deploy -A")  # the env still works afterwards
     assert "NAME" in obs
+
+
+@pytest.mark.parametrize("action", [b"kubectl get pods", 42, None, ["kubectl", "get", "pods"]],
+                         ids=["bytes", "int", "None", "list"])
+def test_an_action_that_is_not_text_is_an_observation(sre1, action):
+    obs, reward, terminated, truncated, _ = sre1.step(action)
+    assert obs.startswith("Invalid action: actions are text") and reward == 0.0 and not terminated
+    assert sre1.unwrapped._actions[-1].cls == "invalid"
+
+
+def test_a_submit_with_wrong_field_types_is_refused_and_the_episode_goes_on(sre1):
+    obs, _, terminated, *_ = sre1.step('submit {"diagnosis": ["a"], "root_cause": {"x": 1}, "remediation": 3}')
+    assert obs.startswith("Invalid action: submit") and not terminated
+    assert sre1.unwrapped.outcome is None and sre1.unwrapped._actions[-1].cls == "invalid"
+
+
+def test_a_scenario_bug_is_reported_as_internal_but_an_infrastructure_failure_propagates(monkeypatch):
+    env = gym.make("opsgym/SRE-1")
+    env.reset(seed=0)
+    scenario = env.unwrapped._scenario
+
+    def broken(text):
+        raise KeyError("status")
+
+    monkeypatch.setattr(scenario, "execute", broken)
+    obs, reward, terminated, truncated, _ = env.step("kubectl get pods -A")
+    assert obs.startswith("Internal error while running 'kubectl'") and "KeyError" in obs
+    assert not (terminated or truncated) and env.unwrapped._actions[-1].error.startswith("internal:")
+
+    def cluster_gone(text):
+        raise InfrastructureError("API server unreachable")
+
+    monkeypatch.setattr(scenario, "execute", cluster_gone)
+    with pytest.raises(InfrastructureError, match="unreachable"):  # the runner records it as not the agent's fault
+        env.step("kubectl get pods -A")
+    env.close()
+
+
+def test_steps_after_the_end_say_so_and_keep_the_outcome():
+    env = gym.make("opsgym/SRE-1", max_steps=1, render_mode="ansi")
+    env.reset(seed=0)
+    obs, _, _, truncated, info = env.step("help")
+    assert truncated and env.render() == obs  # ansi: the last observation
+    obs, reward, terminated, truncated, after = env.step("kubectl get pods -A")
+    assert obs.startswith("The episode is over") and reward == 0.0 and not terminated and not truncated
+    assert after["outcome"] == info["outcome"]
+    env.close()
 
 
 def test_intervention_and_invalid_actions_are_classified(sre1):
