@@ -13,16 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from opsgym import plugins
 from opsgym.cli import app
+from opsgym.commands import console
 
 __all__ = ["cluster_app"]
 
 cluster_app = typer.Typer(help="Run the embedded Kubernetes cluster.", no_args_is_help=True)
 app.add_typer(cluster_app, name="cluster")
-console = Console()
 HEAD_START_S = 600
 
 

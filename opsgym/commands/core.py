@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from opsgym import plugins
 from opsgym.cli import app
-
-console = Console()
+from opsgym.commands import console
 
 
 @app.command("list")

@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from opsgym.cli import app
+from opsgym.commands import console, err
 from opsgym.errors import OpsGymError
-
-console = Console()
-err = Console(stderr=True)
 
 _ROW_COLUMNS = (
     ("requests", "requests", "{:d}"), ("prompt_tokens", "prompt tok", "{:,}"),

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from opsgym import plugins
 from opsgym.cli import app
+from opsgym.commands import console, err
 from opsgym.errors import OpsGymError, RunConfigError
-
-console = Console()
-err = Console(stderr=True)
 
 
 def _fail(exc: Exception) -> typer.Exit:
