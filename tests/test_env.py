@@ -138,6 +138,17 @@ def test_steps_after_the_end_say_so_and_keep_the_outcome():
     env.close()
 
 
+def test_a_template_file_on_the_host_is_never_read(sre1):
+    """kubectl opens *-file templates on the machine it runs on: the task's own answer key would be one step away."""
+    task_file = sre1.unwrapped.task.path / "task.yaml"
+    assert "ground_truth" in task_file.read_text()
+    for output in (f"-o jsonpath-file={task_file}", f"-o go-template-file --template={task_file}"):
+        obs, *_ = sre1.step(f"kubectl get ns default {output}")
+        assert obs.startswith("Invalid action:") and "ground_truth" not in obs and "root:" not in obs
+    obs, *_ = sre1.step("kubectl get ns kube-system -ojsonpath={.metadata.name}")  # an inline template still works
+    assert obs.strip() == "kube-system"
+
+
 def test_intervention_and_invalid_actions_are_classified(sre1):
     sre1.reset(seed=3)
     for action in ("hint", "ask what changed?", "escalate", "frobnicate", "kubectl get pods -A"):

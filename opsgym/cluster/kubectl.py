@@ -95,6 +95,8 @@ BOOL_FLAGS = {"-A", "--all-namespaces", "--show-labels", "--no-headers", "--prev
               "--ignore-not-found", "--list", "--namespaced", "--short", "--show-managed-fields", "--record",
               "--show-events", "--ignore-errors", "--prefix", "--help", "--allow-missing-template-keys",
               "--use-openapi-print-columns", "--wait"}
+FILE_OUTPUTS = {"jsonpath-file", "go-template-file", "templatefile", "custom-columns-file"}
+"""Output formats whose argument is a path kubectl opens on the machine it runs on (the host, for an episode)."""
 SHELL_OPERATORS = set(";&|<>")
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 
@@ -158,9 +160,10 @@ def _split_flags(verb: str, args: list[str]) -> tuple[list[str], dict[str, list[
         if not arg.startswith("-") or arg == "-":
             positionals.append(arg)
             continue
-        name, eq, value = arg.partition("=")
-        if not name.startswith("--") and len(name) > 2 and not eq:  # -nshop, -oyaml, -p'{...}'
-            name, value, eq = name[:2], name[2:], "="
+        if not arg.startswith("--") and len(arg) > 2:  # -nshop, -n=shop, -oyaml, -ojsonpath={.a}, -p'{...}'
+            name, eq, value = arg[:2], "=", arg[3:] if arg[2] == "=" else arg[2:]
+        else:
+            name, eq, value = arg.partition("=")
         if name in DENIED_FLAGS or (name.startswith("-v") and name[2:].isdigit()):
             raise Rejected(f"{name} {DENIED_WHY}")
         if name in STREAMING_FLAGS:
@@ -177,6 +180,10 @@ def _split_flags(verb: str, args: list[str]) -> tuple[list[str], dict[str, list[
             value = value if eq else "true"
         else:
             raise Rejected(f"unknown or unsupported flag {name!r} for kubectl {verb}")
+        if long == "--output" and value.split("=", 1)[0] in FILE_OUTPUTS:
+            raise Rejected(f"-o {value.split('=', 1)[0]} reads a file on the machine running kubectl, which actions "
+                           "may not; write the template inline: -o jsonpath='{...}', -o go-template='...' or "
+                           "-o custom-columns=NAME:.metadata.name")
         flags.setdefault(long, []).append(value)
     return positionals, flags
 

@@ -103,6 +103,17 @@ def test_targets_are_extracted_with_canonical_kinds(action, expected):
     assert targets(action) == expected
 
 
+@pytest.mark.parametrize("action", [
+    "kubectl get pods -ojsonpath={.items[*].metadata.name}",
+    "kubectl get pods -o=jsonpath={.items[0].status.phase}",
+    "kubectl get pods -oyaml",
+    "kubectl get pods --output=custom-columns=NAME:.metadata.name",
+])
+def test_short_flags_take_attached_values_even_with_equals_signs(action):
+    command = parse(action + " -n=shop")  # kubectl's flag parser reads -n=shop as -n shop
+    assert command.namespace == "shop" and command.cls == "read"
+
+
 def test_leading_global_flags_move_after_the_verb():
     assert parse("kubectl -n shop -o wide get pods").argv == ["get", "pods", "-n", "shop", "-o", "wide"]
 
@@ -144,6 +155,11 @@ def test_rollout_status_never_watches():
     ("kubectl config view", "kubeconfig is fixed"),
     ("kubectl frobnicate", "not supported; available verbs"),
     ("kubectl rollout explode deploy/cart", "kubectl rollout supports"),
+    ("kubectl get ns default -o jsonpath-file=/etc/passwd", "-o jsonpath-file reads a file"),
+    ("kubectl get ns default -ojsonpath-file=envs/sre-1/task.yaml", "-o jsonpath-file reads a file"),
+    ("kubectl get ns default --output go-template-file --template=/etc/passwd", "-o go-template-file reads a file"),
+    ("kubectl get ns default -o templatefile --template /etc/passwd", "-o templatefile reads a file"),
+    ("kubectl get pods -o=custom-columns-file=/etc/passwd", "-o custom-columns-file reads a file"),
     ("kubectl get pods --frobnicate", "unknown or unsupported flag"),
     ("kubectl get pods -n", "-n needs a value"),
     ("kubectl", "needs a verb"),
