@@ -380,8 +380,11 @@ class Kubectl:
             return ActionResult(observation=f"Invalid action: {exc}", cls="invalid", verb="kubectl", ok=False,
                                 error=str(exc), sim_cost_s=0.0)
         try:
+            # Its own session: a terminal's Ctrl-C reaches the runner, which lets a running step finish, and never
+            # kills kubectl halfway through a step (a half-applied patch would be scored as the agent's).
             done = subprocess.run([self.binary, *command.argv], env=self._environment(), capture_output=True,
-                                  text=True, errors="replace", timeout=self.timeout_s, stdin=subprocess.DEVNULL)
+                                  text=True, errors="replace", timeout=self.timeout_s, stdin=subprocess.DEVNULL,
+                                  start_new_session=True)
         except subprocess.TimeoutExpired:
             return ActionResult(observation=f"kubectl did not finish within {self.timeout_s:g} s and was stopped.",
                                 cls=command.cls, verb=command.verb, ok=False, error="timeout",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import sys
 from pathlib import Path
@@ -212,7 +213,7 @@ def test_arbitrary_text_never_raises_anything_but_rejected(text):
 
 FAKE_KUBECTL = """#!{python}
 import json, os, sys
-print(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ)}}))
+print(json.dumps({{"argv": sys.argv[1:], "env": dict(os.environ), "pgid": os.getpgrp()}}))
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")) if "fail" not in sys.argv else 3)
 """
 
@@ -237,6 +238,12 @@ def test_commands_run_as_an_argv_with_only_the_backend_kubeconfig(fake_kubectl, 
     assert seen["env"]["GOGC"] == "off" and seen["env"]["GOMEMLIMIT"], "the collector waits for a memory limit"
     assert seen["env"]["GOMAXPROCS"] == "1"
     assert (result.ok, result.cls, result.verb) == (True, "read", "kubectl get")
+
+
+def test_kubectl_runs_outside_the_terminals_process_group(fake_kubectl, tmp_path):
+    """A terminal's Ctrl-C goes to its foreground group: kubectl must not die mid-step, the runner decides."""
+    seen = json.loads(Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl)).run("kubectl get pods").observation)
+    assert seen["pgid"] != os.getpgrp()
 
 
 def test_a_failing_command_is_an_observation_not_an_exception(fake_kubectl, tmp_path):

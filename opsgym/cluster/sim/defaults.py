@@ -77,18 +77,22 @@ def validate_name(rt: ResourceType, name: Any, field: str = "metadata.name") -> 
 
 
 # ---------------------------------------------------------------------------------------------------- defaults
+PROBE_DEFAULTS = {"timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3}
+PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
+
+
 def _default_probe(probe: dict[str, Any] | None) -> None:
     if not probe:
         return
-    for key, value in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
-                       ("failureThreshold", 3)):
-        probe.setdefault(key, value)
+    for key, value in PROBE_DEFAULTS.items():
+        if probe.get(key) in (None, 0):  # as the API server's defaulting: an explicit 0 means "unset" too
+            probe[key] = value
     if "httpGet" in probe:
         probe["httpGet"].setdefault("path", "/")
         probe["httpGet"].setdefault("scheme", "HTTP")
 
 
-def _default_container(c: dict[str, Any]) -> None:
+def _default_container(c: dict[str, Any], pod: bool) -> None:
     image = c.get("image") or ""
     tag = image.rsplit("/", 1)[-1]
     c.setdefault("imagePullPolicy", "Always" if (":" not in tag or tag.endswith(":latest")) and "@" not in tag
@@ -96,8 +100,9 @@ def _default_container(c: dict[str, Any]) -> None:
     c.setdefault("terminationMessagePath", "/dev/termination-log")
     c.setdefault("terminationMessagePolicy", "File")
     resources = c.setdefault("resources", {})
-    for res, limit in (resources.get("limits") or {}).items():
-        resources.setdefault("requests", {}).setdefault(res, limit)
+    if pod:  # requests default to limits on Pods only, never in a workload's template (so a new limit still can)
+        for res, limit in (resources.get("limits") or {}).items():
+            resources.setdefault("requests", {}).setdefault(res, limit)
     for port in c.get("ports") or []:
         port.setdefault("protocol", "TCP")
     for env in c.get("env") or []:
@@ -108,13 +113,13 @@ def _default_container(c: dict[str, Any]) -> None:
         _default_probe(c.get(probe))
 
 
-def _default_pod_spec(spec: dict[str, Any]) -> None:
+def _default_pod_spec(spec: dict[str, Any], *, pod: bool) -> None:
     for key, value in (("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30),
                        ("dnsPolicy", "ClusterFirst"), ("schedulerName", "default-scheduler"),
                        ("securityContext", {})):
         spec.setdefault(key, value)
     for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
-        _default_container(c)
+        _default_container(c, pod)
     for volume in spec.get("volumes") or []:
         for source in ("configMap", "secret"):
             if isinstance(volume.get(source), dict):
@@ -125,7 +130,7 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Fill the defaults the API server would (in place)."""
     spec = obj.setdefault("spec", {}) if rt.plural in ("pods", "deployments", "replicasets", "services") else None
     if rt.plural == "pods":
-        _default_pod_spec(spec)
+        _default_pod_spec(spec, pod=True)
         spec.setdefault("serviceAccountName", "default")
         spec["serviceAccount"] = spec["serviceAccountName"]
         spec.setdefault("enableServiceLinks", True)
@@ -138,7 +143,7 @@ def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
     elif rt.plural in ("deployments", "replicasets"):
         spec.setdefault("replicas", 1)
         template = spec.setdefault("template", {})
-        _default_pod_spec(template.setdefault("spec", {}))
+        _default_pod_spec(template.setdefault("spec", {}), pod=False)
         if rt.plural == "deployments":
             strategy = spec.setdefault("strategy", {})
             strategy.setdefault("type", "RollingUpdate")
@@ -184,6 +189,22 @@ def _labels(labels: dict[str, str] | None, field: str) -> list[FieldError]:
     return errors
 
 
+def _probe(probe: dict[str, Any] | None, where: str) -> list[FieldError]:
+    """One handler, non-negative integer timings: what the kubelet's arithmetic relies on."""
+    if probe is None:
+        return []
+    handlers = [k for k in PROBE_HANDLERS if probe.get(k) is not None]
+    if not handlers:
+        return [FieldError(where, "Required", "must specify a handler type")]
+    errors = [FieldError(f"{where}.{k}", "Forbidden", "may not specify more than 1 handler type")
+              for k in handlers[1:]]
+    for key in ("initialDelaySeconds", *PROBE_DEFAULTS):
+        value = probe.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            errors.append(FieldError(f"{where}.{key}", "Invalid", "must be greater than or equal to 0", value))
+    return errors
+
+
 def _pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
     errors: list[FieldError] = []
     containers = spec.get("containers") or []
@@ -218,9 +239,7 @@ def _pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
                 if not mount.get("mountPath"):
                     errors.append(FieldError(f"{where}.volumeMounts[{j}].mountPath", "Required", ""))
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-                handler = c.get(probe)
-                if handler is not None and not any(k in handler for k in ("exec", "httpGet", "tcpSocket", "grpc")):
-                    errors.append(FieldError(f"{where}.{probe}", "Required", "must specify a handler type"))
+                errors += _probe(c.get(probe), f"{where}.{probe}")
             limits = (c.get("resources") or {}).get("limits") or {}
             for res, request in ((c.get("resources") or {}).get("requests") or {}).items():
                 if res in limits and parse_quantity(request) > parse_quantity(limits[res]):

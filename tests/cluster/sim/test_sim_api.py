@@ -43,6 +43,30 @@ def test_create_sets_server_fields_and_defaults(engine):
     assert get(engine, "serviceaccounts", "default")["metadata"]["uid"]
 
 
+def test_probe_timings_of_zero_mean_the_defaults(engine):
+    """The API server defaults a 0 like an absent field (a 0 period would divide the kubelet's clock by zero)."""
+    probe = {"tcpSocket": {"port": 80}, "periodSeconds": 0, "timeoutSeconds": 0, "failureThreshold": 0}
+    pod = create(engine, pod_manifest(readinessProbe=probe))
+    seen = pod["spec"]["containers"][0]["readinessProbe"]
+    assert (seen["periodSeconds"], seen["timeoutSeconds"], seen["failureThreshold"], seen["successThreshold"]) == \
+        (10, 1, 3, 1)
+
+
+def test_requests_default_to_limits_in_pods_but_not_in_templates(engine):
+    limits = {"limits": {"memory": "256Mi"}}
+    deploy = {**DEPLOY, "spec": {**DEPLOY["spec"], "template": {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.25", "resources": limits}]}}}}
+    created = create(engine, deploy)
+    assert created["spec"]["template"]["spec"]["containers"][0]["resources"] == limits  # a later, lower limit fits
+    pods = engine.store.items("pods", "default")
+    assert pods and all(p["spec"]["containers"][0]["resources"]["requests"] == {"memory": "256Mi"} for p in pods)
+    call(engine, "patch", "deployments", "default", "web", "json", [
+        {"op": "replace", "path": "/spec/template/spec/containers/0/resources/limits/memory", "value": "128Mi"}])
+    assert get(engine, "deployments", "web")["spec"]["template"]["spec"]["containers"][0]["resources"] == {
+        "limits": {"memory": "128Mi"}}
+
+
 def test_stale_resource_version_is_a_conflict(engine):
     cm = create(engine, CM)
     stale = {**cm, "data": {"a": "2"}}
@@ -90,6 +114,10 @@ def test_dry_run_stores_nothing(engine):
     ({**CM, "metadata": {"name": "x", "namespace": "elsewhere"}}, 400, "does not match the namespace"),
     ({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "%%%"}}, 400,
      "illegal base64 data"),
+    (pod_manifest(readinessProbe={"httpGet": {"port": 80}, "tcpSocket": {"port": 81}}), 422,
+     "spec.containers[0].readinessProbe.tcpSocket: Forbidden: may not specify more than 1 handler type"),
+    (pod_manifest(livenessProbe={"tcpSocket": {"port": 80}, "periodSeconds": -5}), 422,
+     "spec.containers[0].livenessProbe.periodSeconds: Invalid value: -5: must be greater than or equal to 0"),
 ])
 def test_invalid_objects_are_rejected_like_the_api_server_does(engine, obj, code, message):
     plural = {"ConfigMap": "configmaps", "Deployment": "deployments", "Pod": "pods", "Service": "services",
