@@ -175,6 +175,9 @@ class Api:
         validate(rt, obj, old)
         if rt.generation and obj.get("spec") != old.get("spec"):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
+        meta["resourceVersion"] = old["metadata"]["resourceVersion"]
+        if obj == old:  # as the API server: a write that changes nothing is skipped (no new version, no event)
+            return copy.deepcopy(old), warnings
         return self._write(rt, obj, dry_run), warnings
 
     def _update_scale(self, rt: ResourceType, old: Obj, body: Any, dry_run: bool) -> Obj:

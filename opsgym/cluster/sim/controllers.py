@@ -240,8 +240,11 @@ class CoreControllers:
             if not status.get("podIP") or status.get("phase") in ("Succeeded", "Failed") or \
                     not all((pod["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items()):
                 continue
+            if pod["metadata"].get("deletionTimestamp") and not publish:  # terminating: gone from endpoints
+                continue
             ports = []
-            for port in (svc.get("spec") or {}).get("ports") or []:
+            service_ports = (svc.get("spec") or {}).get("ports") or []
+            for port in service_ports:
                 target = port.get("targetPort", port.get("port"))
                 if isinstance(target, str) and not target.isdigit():
                     target = next((p.get("containerPort") for c in pod["spec"].get("containers") or []
@@ -251,12 +254,14 @@ class CoreControllers:
                     if port.get("name"):
                         entry = {"name": port["name"], **entry}
                     ports.append(entry)
+            if service_ports and not ports:  # no container port of that name: the pod serves none of them
+                continue
             key = tuple(sorted((p.get("name", ""), p["port"]) for p in ports))
             subset = groups.setdefault(key, {"ports": ports})
             address = {"ip": status["podIP"], "nodeName": pod["spec"].get("nodeName"),
                        "targetRef": {"kind": "Pod", "namespace": namespace, "name": pod["metadata"]["name"],
                                      "uid": pod["metadata"]["uid"]}}
-            ready = pod_ready(pod) and not pod["metadata"].get("deletionTimestamp")
+            ready = pod_ready(pod)
             subset.setdefault("addresses" if ready or publish else "notReadyAddresses", []).append(address)
         subsets = []
         for key in sorted(groups):

@@ -91,6 +91,18 @@ def test_generation_moves_with_spec_not_metadata_and_status_is_protected(engine)
     assert get(engine, "deployments", "web")["status"].get("collisionCount") == 1
 
 
+def test_a_write_that_changes_nothing_keeps_the_version_and_tells_no_watcher(engine):
+    create(engine, DEPLOY)
+    before = get(engine, "deployments", "web")["metadata"]["resourceVersion"]
+    revision = engine.store.revision
+    call(engine, "patch", "deployments", "default", "web", "merge", {"spec": {"replicas": 2}})  # already 2
+    call(engine, "patch", "deployments", "default", "web", "merge", {"metadata": {"labels": None}})
+    assert get(engine, "deployments", "web")["metadata"]["resourceVersion"] == before
+    assert engine.store.revision == revision
+    call(engine, "patch", "deployments", "default", "web", "merge", {"spec": {"replicas": 3}})
+    assert int(get(engine, "deployments", "web")["metadata"]["resourceVersion"]) > int(before)
+
+
 def test_dry_run_stores_nothing(engine):
     obj, _ = call(engine, "create", "configmaps", "default", dict(CM), dry_run=True)
     assert obj["metadata"]["uid"] and engine.store.get("configmaps", "default", "cm") is None

@@ -234,6 +234,23 @@ def test_readiness_waits_for_the_initial_delay_and_feeds_endpoints(engine):
     assert get(engine, "endpoints", "web")["subsets"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
 
 
+def test_endpoints_list_a_pod_only_for_ports_it_has_and_drop_it_while_it_terminates(engine):
+    pod = pod_manifest(ports=[{"name": "http", "containerPort": 8080}])
+    pod["metadata"] |= {"labels": {"app": "web"}, "finalizers": ["example.com/hold"]}  # keeps it terminating
+    create(engine, pod)
+    for name, target in (("named", "http"), ("missing", "no-such-port")):
+        create(engine, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": target}]}})
+    engine.advance(1)
+    assert get(engine, "endpoints", "named")["subsets"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert "subsets" not in get(engine, "endpoints", "missing")  # real: "<none>", the pod serves no such port
+    with engine.lock:
+        engine.api.delete(lookup("pods"), "default", "p")
+        engine.reconcile()
+    assert get(engine, "pods", "p")["metadata"]["deletionTimestamp"]  # still terminating
+    assert "subsets" not in get(engine, "endpoints", "named")
+
+
 def test_failing_readiness_probe_reports_unhealthy_with_a_count(engine):
     create(engine, pod_manifest(behaviour="unready", readinessProbe={"httpGet": {"path": "/ready", "port": 8080},
                                                                      "periodSeconds": 5}))
