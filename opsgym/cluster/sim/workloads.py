@@ -191,6 +191,23 @@ class WorkloadControllers:
         """What ``owner`` controls (its namespace's ``plural`` with a controller reference to its uid)."""
         return self.store.owned(plural, owner["metadata"]["namespace"], owner["metadata"]["uid"])
 
+    def _release_unmatched(self, rs: Obj, selector: dict[str, Any] | None) -> list[Obj]:
+        """The pods ``rs`` controls; one relabelled out of its selector is let go first (its controller reference
+        removed), as the ReplicaSet controller does, so a quarantined pod is replaced and left running."""
+        kept = []
+        uid = rs["metadata"]["uid"]
+        for pod in self._owned("pods", rs):
+            if matches_selector(selector, pod["metadata"].get("labels")):
+                kept.append(pod)
+                continue
+            fresh = revised(pod)
+            refs = [r for r in fresh["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+            fresh["metadata"].pop("ownerReferences")
+            if refs:
+                fresh["metadata"]["ownerReferences"] = refs
+            self.store.put("pods", fresh)
+        return kept
+
     def _ready_since(self, pod: Obj) -> float | None:
         cond = next((c for c in (pod.get("status") or {}).get("conditions") or []
                      if c.get("type") == "Ready" and c.get("status") == "True"), None)
@@ -199,7 +216,7 @@ class WorkloadControllers:
     # ------------------------------------------------------------------------------------------------ ReplicaSet
     def _replicaset(self, rs: Obj) -> None:
         namespace, spec = rs["metadata"]["namespace"], rs.get("spec") or {}
-        pods = [p for p in self._owned("pods", rs) if _active(p)]
+        pods = [p for p in self._release_unmatched(rs, spec.get("selector")) if _active(p)]
         diff = len(pods) - spec.get("replicas", 1)
         api, events = self.engine.api, self.engine.events
         if diff < 0:

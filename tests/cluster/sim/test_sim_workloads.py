@@ -155,6 +155,19 @@ def scenario(engine: Engine) -> None:
     engine.advance(95)
 
 
+def test_a_pod_relabelled_out_of_its_selector_is_released_and_replaced(engine):
+    create(engine, deployment(replicas=2))
+    quarantined = live_pods(engine)[0]["metadata"]["name"]
+    patch(engine, {"metadata": {"labels": {"app": "quarantine"}}}, plural="pods", name=quarantined)
+    engine.advance(30)
+    pod = get(engine, "pods", quarantined)
+    assert "ownerReferences" not in pod["metadata"] and pod_status_reason(pod)[0] == "Running"  # left running
+    serving = [p for p in live_pods(engine) if p["metadata"]["labels"]["app"] == "web"]
+    assert len(serving) == 2 and quarantined not in {p["metadata"]["name"] for p in serving}
+    rs = engine.store.items("replicasets", "default")[0]
+    assert (rs["status"]["replicas"], rs["status"]["fullyLabeledReplicas"]) == (2, 2)
+
+
 def test_same_seed_and_actions_give_the_same_state():
     one, two = Engine(seed=3, runner=FakeRuntime()), Engine(seed=3, runner=FakeRuntime())
     scenario(one)
