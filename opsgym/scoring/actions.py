@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from opsgym.outcome import ActionRecord
 
-__all__ = ["KIND_ALIASES", "ParsedAction", "normalize_kind", "parse_action", "sets_zero_replicas"]
+__all__ = ["KIND_ALIASES", "ParsedAction", "go_int", "may_add_infrastructure", "normalize_kind", "parse_action",
+           "sets_zero_replicas"]
 
 KIND_ALIASES: dict[str, str] = {}
 for _kind, _aliases in {
@@ -147,13 +148,80 @@ def parse_action(record: ActionRecord) -> ParsedAction:
     return parsed
 
 
-_ZERO_REPLICAS = re.compile(r"[\"']?replicas[\"']?\s*[:=]\s*[\"']?0(?![\d.])")
+_GO_BASES = {"x": 16, "o": 8, "b": 2}
+_GO_DIGITS = "0123456789abcdef"
+
+
+def _underscores_ok(digits: str, prefixed: bool) -> bool:
+    """Go's rule for ``_`` in a base-0 literal: only between digits, or between a base prefix and a digit."""
+    saw = "0" if prefixed else "^"
+    for char in digits:
+        if char == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        else:
+            saw = "0"
+    return saw != "_"
+
+
+def go_int(text: str) -> int | None:
+    """The integer Go's ``strconv.ParseInt(text, 0, 64)`` reads, or None where it reports a syntax error.
+
+    kubectl reads integer flags (``--replicas``, ``--grace-period``) this way, and its YAML reader resolves plain
+    integers the same way, so ``-0``, ``+0``, ``00``, ``0x0``, ``0o0``, ``0b0`` and ``0_0`` all mean 0; a leading
+    ``0`` alone makes the rest octal (``010`` is 8, ``08`` is an error). A rule that compares the text to ``"0"``
+    misses all of these.
+    """
+    body = text[1:] if text[:1] in ("+", "-") else text
+    base, prefixed = 10, False
+    if body[:1] == "0":
+        if len(body) >= 3 and body[1].lower() in _GO_BASES:
+            base, body, prefixed = _GO_BASES[body[1].lower()], body[2:], True
+        else:
+            base = 8  # the leading 0 stays a digit: "0" and "00" are both 0
+    allowed = _GO_DIGITS[:base] + "_"
+    if not body or any(c not in allowed for c in body.lower()) or not _underscores_ok(body, prefixed):
+        return None
+    value = int(body.replace("_", ""), base)
+    return -value if text[:1] == "-" else value
+
+
+_REPLICAS_VALUE = re.compile(r"[\"']?replicas[\"']?\s*[:=]\s*[\"']?([+-]?\w+)(?![\w.])")
 
 
 def sets_zero_replicas(parsed: ParsedAction) -> bool:
-    """``kubectl scale --replicas=0`` or a patch/edit/apply whose body sets ``replicas: 0``."""
+    """``kubectl scale --replicas=0`` or a patch/edit/apply whose body sets ``replicas: 0``.
+
+    The value is read as kubectl reads it (:func:`go_int`), so ``--replicas=-0`` or ``replicas: 00`` count too; so
+    does the env's own note (``--replicas=0`` in the recorded flags) where it recognised a scale to zero.
+    """
     if not parsed.mutating and parsed.verb != "kubectl scale":
         return False
-    if parsed.flags.get("--replicas", "").strip() == "0":
+    if "--replicas=0" in parsed.record.flags or go_int(parsed.flags.get("--replicas", "")) == 0:
         return True
-    return bool(_ZERO_REPLICAS.search(parsed.text))
+    return any(go_int(m.group(1)) == 0 for m in _REPLICAS_VALUE.finditer(parsed.text))
+
+
+_COST_VERBS = ("kubectl scale", "kubectl autoscale", "kubectl set resources")
+_COST_FLAGS = ("--replicas", "--requests", "--limits")
+_COST_FIELDS = re.compile(r"[\"']?\b(?:resources|replicas)\b[\"']?\s*:|/(?:resources|replicas)\b")
+
+
+def may_add_infrastructure(parsed: ParsedAction) -> bool:
+    """A successful kubectl change that can cost money: scaling, autoscaling, or changing resource requests/limits.
+
+    Only kubectl verbs count, read from the parsed command (or the verb the env recorded), never a word anywhere in
+    the text: ``run echo resources`` in a sandbox adds no infrastructure. A patch/apply/create counts when its body
+    sets ``replicas`` or ``resources`` (as a key, or a JSON-patch path), or when it passes ``--replicas``,
+    ``--requests`` or ``--limits``.
+    """
+    record = parsed.record
+    if not record.ok or record.cls != "mutate":
+        return False
+    verbs = {parsed.verb, record.verb}
+    if verbs & set(_COST_VERBS):
+        return True
+    if not any(v.startswith("kubectl ") for v in verbs):
+        return False
+    return any(f in parsed.flags for f in _COST_FLAGS) or bool(_COST_FIELDS.search(parsed.text))

@@ -4,7 +4,9 @@ Any registered LLM backend can judge (``Judge("hf-naive")``, ``Judge("openai:htt
 a backend object): the judge sends one chat request and asks for a JSON verdict. What it decided is recorded in full —
 verdict, rationale, the judge's backend and model, and the SHA-256 of the exact prompt — so a score can be audited
 and a judge change detected. A reply that cannot be read is recorded as an error with no score (the structured
-score then stands); a verdict is never guessed.
+score then stands); a verdict is never guessed. Free text without a JSON verdict is read only when it names exactly
+one verdict plainly: a negated one ("not correct", "cannot be considered correct") or one the text contradicts
+("correct" beside "wrong") is ambiguous, and reads as no verdict.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ SYSTEM_PROMPT = (
     'Reply with only a JSON object: {"verdict": "correct" | "partial" | "incorrect", "rationale": "<one sentence>"}.'
 )
 _VERDICT_WORD = re.compile(r"\b(incorrect|partial|correct)(?:ly)?\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|cannot|neither|nor|hardly|barely|scarcely|without|far from)\b|n['’]t\b",
+                       re.IGNORECASE)
+_AGAINST = re.compile(r"\b(?:wrong|inaccurate|mistaken|erroneous|false|invalid|misidentif\w*|misdiagnos\w*)\b",
+                      re.IGNORECASE)
+_CLAUSE_END = re.compile(r"[.;:!?\n]")
+_NEGATION_WINDOW = 4
+"""How many words before a verdict word a negation still reverses it, within one clause ("is not at all correct")."""
 _JSON_OBJECT = re.compile(r"\{.*?\}", re.DOTALL)
 
 
@@ -58,10 +67,32 @@ def _parse(output: str) -> tuple[Verdict | None, str]:
         verdict = str(data.get("verdict", "")).strip().lower() if isinstance(data, dict) else ""
         if verdict in VERDICT_SCORES:
             return verdict, str(data.get("rationale", "")).strip()  # type: ignore[return-value]
-    words = {w.lower() for w in _VERDICT_WORD.findall(output)}
-    if len(words) == 1:  # free text naming exactly one verdict; several are ambiguous and read as none
-        return words.pop(), output.strip()  # type: ignore[return-value]
-    return None, ""
+    verdict = _free_text_verdict(output)
+    return (verdict, output.strip()) if verdict else (None, "")
+
+
+def _negated(output: str, at: int) -> bool:
+    clause = _CLAUSE_END.split(output[:at])[-1]
+    return bool(_NEGATION.search(" ".join(clause.split()[-_NEGATION_WINDOW:])))
+
+
+def _free_text_verdict(output: str) -> Verdict | None:
+    """The one verdict a free-text reply states plainly, else None (see the module docstring).
+
+    Several verdict words are ambiguous; so is a negated verdict word, since "not correct" may mean incorrect or
+    partial; and so is "correct" in a reply that also calls the answer wrong ("wrong field, correct object").
+    """
+    found: set[str] = set()
+    for match in _VERDICT_WORD.finditer(output):
+        if _negated(output, match.start()):
+            return None
+        found.add(match.group(1).lower())
+    if len(found) != 1:
+        return None
+    verdict = found.pop()
+    if verdict == "correct" and _AGAINST.search(output):
+        return None
+    return verdict  # type: ignore[return-value]
 
 
 class Judge:
@@ -109,7 +140,8 @@ class Judge:
             "latency_s": getattr(call, "latency_s", None),
         }
         if verdict is None:
-            update["error"] = "the judge's reply has no single verdict (correct, partial or incorrect)"
+            update["error"] = ("the judge's reply has no single verdict (correct, partial or incorrect): none, "
+                               "several, a negated or a contradicted one; ask it for the JSON object")
         else:
             update.update(verdict=verdict, score=VERDICT_SCORES[verdict], rationale=rationale[:1000])
         return base.model_copy(update=update)

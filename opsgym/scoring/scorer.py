@@ -14,7 +14,8 @@ Definitions this module fixes (documented in the record as ``*_method`` fields):
 * peak memory: the scoring process's peak RSS (agent and in-process models included), or ``extra["peak_memory_mb"]``.
 * inference cost: the ledger's ``cost_usd``; else tokens or time × the chosen price; unknown with no LLM calls.
 * infra cost: ``extra["infra_cost_usd"]`` or per-action ``detail["infra_cost_usd"]``; 0 when no action could add
-  infrastructure; unknown when such actions happened without a price.
+  infrastructure (only kubectl scaling or resource changes can, see
+  :func:`~opsgym.scoring.actions.may_add_infrastructure`); unknown when such actions happened without a price.
 * error cost: ``unresolved_incident_usd × (1 − RemediationCorrect) + harmful_action_usd × Penalty``.
 """
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, Field
 from opsgym.errors import ScoringConfigError
 from opsgym.outcome import Outcome
 from opsgym.scoring import metrics as m
-from opsgym.scoring.actions import parse_action
+from opsgym.scoring.actions import may_add_infrastructure, parse_action
 from opsgym.scoring.correctness import Correctness, diag_correct, root_cause_correct
 from opsgym.scoring.judge import Judge
 from opsgym.scoring.penalties import Firing, evaluate_rules
@@ -41,7 +42,6 @@ __all__ = ["METRIC_NAMES", "RECORD_VERSION", "ErrorPrices", "ScoringInputs", "co
 
 RECORD_VERSION = 1
 METRIC_NAMES = ("TaskEfficacy", "Accuracy", "Usefulness", "CompEff", "EconEff", "OpEff", "Efficiency")
-_COST_VERBS = ("kubectl scale", "kubectl autoscale", "kubectl set resources")
 
 
 class ErrorPrices(BaseModel):
@@ -127,8 +127,7 @@ def _infra_cost(outcome: Outcome) -> tuple[float | None, str]:
               if a.ok and isinstance(a.detail.get("infra_cost_usd"), (int, float))]
     if priced:
         return float(sum(priced)), "sum of the actions' detail.infra_cost_usd"
-    costly = [a.index for a in outcome.actions if a.ok and a.cls == "mutate"
-              and (parse_action(a).verb in _COST_VERBS or "resources" in a.action)]
+    costly = [a.index for a in outcome.actions if may_add_infrastructure(parse_action(a))]
     if costly:
         return None, f"unknown: actions {costly} may add infrastructure but carry no price"
     return 0.0, "no action could add infrastructure"

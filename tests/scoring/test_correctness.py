@@ -105,6 +105,32 @@ def test_a_reply_naming_several_verdicts_is_ambiguous_and_not_counted():
     assert result.judge.verdict is None and result.method == "structured"
 
 
+@pytest.mark.parametrize("reply", [
+    "The agent's answer is not correct: it blames the wrong Deployment.",
+    "The answer is wrong; it cannot be considered correct.",
+    "It isn't correct.",
+    "This is not at all correct.",
+    "Not even partially correct.",
+    "Correct object, but the wrong field.",
+])
+def test_a_negated_or_contradicted_free_text_verdict_is_not_guessed(reply):
+    result = root_cause_correct({"root_cause": "payments broke"}, GROUND_TRUTH, Judge(ScriptedBackend(reply)))
+    assert result.judge.verdict is None and result.judge.score is None and result.method == "structured"
+    assert "no single verdict" in result.judge.error
+
+
+@pytest.mark.parametrize("reply, verdict", [
+    ("The answer is correct.", "correct"),
+    ("This is incorrectly diagnosed.", "incorrect"),
+    ("Incorrect: the answer is wrong, it names the cart service.", "incorrect"),
+    ("Partial. It names the service but not the field.", "partial"),
+    ('{"verdict": "correct", "rationale": "it is not wrong"}', "correct"),  # JSON is read first, as sent
+])
+def test_a_plain_free_text_verdict_still_counts(reply, verdict):
+    result = root_cause_correct({"root_cause": "payments broke"}, GROUND_TRUTH, Judge(ScriptedBackend(reply)))
+    assert result.judge.verdict == verdict
+
+
 @pytest.mark.slow
 def test_the_judge_runs_through_a_real_registered_backend():
     """SmolLM2-135M through `hf-naive`: too small to trust its verdict, but the call, the model identity and the

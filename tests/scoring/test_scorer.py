@@ -76,6 +76,15 @@ def test_infra_cost_is_zero_without_cost_bearing_actions_and_unknown_with_unpric
     assert gather_inputs(priced).infra_cost_usd == 0.04
 
 
+@pytest.mark.parametrize("text", ["run echo resources", "edit src/resources.py 1:1\nx = 1",
+                                  "kubectl label deploy checkout team=resources"])
+def test_infra_cost_stays_zero_when_an_action_only_mentions_resources(text):
+    """Only a kubectl change to replicas or resources can add infrastructure; a word in the text adds nothing."""
+    o = outcome(actions=[action(0, text, "mutate")])
+    assert gather_inputs(o).infra_cost_usd == 0.0
+    assert "InfraCost" not in score(o)["unknown"]
+
+
 def test_recompute_with_other_weights_changes_only_what_they_touch():
     record = score(outcome(answer={**GOOD_ANSWER, "root_cause": "no idea"}))
     assert record["Accuracy"] == pytest.approx(0.25 + 0.25)  # diag right, root cause wrong, remediation right
