@@ -67,7 +67,7 @@ class Api:
 
     def list(self, rt: ResourceType, namespace: str | None, labels: str | None = None,
              fields: str | None = None) -> list[Obj]:
-        by_label, by_field = label_selector(labels), field_selector(fields)
+        by_label, by_field = label_selector(labels), field_selector(fields, rt.plural)
         return [o for o in self.store.items(rt.plural, namespace if rt.namespaced else None)
                 if by_label(o) and by_field(o)]
 

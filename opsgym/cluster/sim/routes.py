@@ -186,7 +186,8 @@ def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
             since = int(version) if version.isdigit() and version != "0" else None
             timeout = _number(query, "timeoutSeconds") or 1800
             return WatchPlan(rt, namespace, since, label_selector(query.get("labelSelector")),
-                             field_selector(query.get("fieldSelector")), as_table, float(min(timeout, 1800)))
+                             field_selector(query.get("fieldSelector"), rt.plural), as_table,
+                             float(min(timeout, 1800)))
         items = api.list(rt, namespace, query.get("labelSelector"), query.get("fieldSelector"))
         if as_table:
             return Reply(200, table(rt, items, engine.clock.now, engine.store.revision, include))

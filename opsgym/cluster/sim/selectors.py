@@ -81,16 +81,36 @@ def _field_value(obj: dict[str, Any], path: str) -> str:
     return str(value)
 
 
-def field_selector(text: str | None) -> Predicate:
-    """Parse ``metadata.name=x,involvedObject.uid=…,status.phase!=Running`` (dotted paths into the object)."""
+SELECTABLE_FIELDS: dict[str, frozenset[str]] = {
+    "pods": frozenset({"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                       "spec.hostNetwork", "status.phase", "status.podIP", "status.nominatedNodeName"}),
+    "events": frozenset({"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                         "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                         "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"}),
+    "secrets": frozenset({"type"}),
+    "namespaces": frozenset({"status.phase"}),
+    "nodes": frozenset({"spec.unschedulable"}),
+    "replicasets": frozenset({"status.replicas"}),
+    "services": frozenset({"spec.clusterIP", "spec.type"}),
+}
+"""Fields each resource can be selected by besides ``metadata.name`` and ``metadata.namespace`` (the API server
+refuses any other with "field label not supported")."""
+
+
+def field_selector(text: str | None, plural: str) -> Predicate:
+    """Parse ``metadata.name=x,involvedObject.uid=…,status.phase!=Running`` (dotted paths into the object); a field
+    that resource ``plural`` cannot be selected by is a 400, as on a real API server."""
     if not text:
         return lambda obj: True
+    allowed = SELECTABLE_FIELDS.get(plural, frozenset()) | {"metadata.name", "metadata.namespace"}
     checks: list[tuple[str, bool, str]] = []
     for term in _split_terms(text):
         match = re.match(r"^\s*([A-Za-z0-9._\[\]-]+)\s*(==|!=|=)\s*(.*?)\s*$", term)
         if not match:
             raise ApiError.bad_request(f'invalid selector: \'{text}\'; can\'t understand \'{term.strip()}\'')
         key, op, value = match.groups()
+        if key not in allowed:
+            raise ApiError.bad_request(f"field label not supported: {key}")
         checks.append((key, op != "!=", value))
     return lambda obj: all((_field_value(obj, key) == value) == equal for key, equal, value in checks)
 

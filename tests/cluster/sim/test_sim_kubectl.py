@@ -73,6 +73,15 @@ def test_events_by_field_selector(kubectl):
     out = kubectl("get", "events", "-n", "shop", "--field-selector", "reason=BackOff,involvedObject.kind=Pod")
     rows = out.splitlines()[1:]
     assert rows and all("BackOff" in r and "pod/api-" in r for r in rows)
+    running = kubectl("get", "pods", "-n", "shop", "--field-selector", "status.phase=Running", "-o", "name")
+    assert running.count("pod/") == len(kubectl("get", "pods", "-n", "shop", "-o", "name").split())
+
+
+@pytest.mark.parametrize("plural, field", [("pods", "metadata.namesp"), ("pods", "metadata.labels.app"),
+                                           ("deployments", "spec.replicas")])
+def test_a_field_a_resource_cannot_be_selected_by_is_refused(kubectl, plural, field):
+    result = kubectl.run("get", plural, "-n", "shop", "--field-selector", f"{field}=x")
+    assert result.returncode == 1 and f"field label not supported: {field}" in result.stderr
 
 
 def test_get_all_and_output_formats(kubectl):
