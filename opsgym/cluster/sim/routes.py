@@ -65,6 +65,20 @@ class WatchPlan:
     as_table: bool
     timeout_s: float
 
+    def _matches(self, obj: dict[str, Any] | None) -> bool:
+        return obj is not None and self.labels(obj) and self.fields(obj)
+
+    def selected(self, kind: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> str | None:
+        """The event type this watch sends for a store event, or None to skip it. As on a real API server, a filtered
+        watch sees an object ADDED when a change brings it into the selection and DELETED when a change takes it out
+        (e.g. a pod relabelled away from ``-l app=web``)."""
+        now, before = self._matches(obj), kind == "MODIFIED" and self._matches(previous)
+        if kind != "MODIFIED":
+            return kind if now else None
+        if now:
+            return "MODIFIED" if before else "ADDED"
+        return "DELETED" if before else None
+
 
 def _body(call: Call, rt_kind: str = "") -> Any:
     content_type = call.content_type.split(";")[0].strip().lower()

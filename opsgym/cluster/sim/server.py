@@ -185,7 +185,7 @@ class SimServer:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         watcher = Watcher(plan.rt.plural, plan.namespace,
-                          lambda kind, obj: loop.call_soon_threadsafe(queue.put_nowait, (kind, obj)),
+                          lambda *event: loop.call_soon_threadsafe(queue.put_nowait, event),
                           lambda: loop.call_soon_threadsafe(queue.put_nowait, None))
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
@@ -210,9 +210,10 @@ class SimServer:
                     continue
                 if item is None:
                     break
-                kind, obj = item
-                if not (plan.labels(obj) and plan.fields(obj)):
+                kind = plan.selected(*item)
+                if kind is None:
                     continue
+                obj = item[1]
                 payload = obj
                 if plan.as_table:
                     payload = table(plan.rt, [obj], engine.clock.now, engine.store.revision, headers=headers)

@@ -40,11 +40,13 @@ def revised(obj: dict[str, Any], **fields: Any) -> dict[str, Any]:
 
 @dataclass(eq=False)
 class Watcher:
-    """One open watch: ``deliver(type, object)`` is called under the store lock, ``close()`` when it must end."""
+    """One open watch: ``deliver(type, object, previous)`` is called under the store lock (``previous``: the version
+    a MODIFIED event replaced, so a filtered watch can tell an object entering or leaving its selection), ``close()``
+    when it must end."""
 
     plural: str
     namespace: str | None
-    deliver: Callable[[str, dict[str, Any]], None]
+    deliver: Callable[[str, dict[str, Any], dict[str, Any] | None], None]
     close: Callable[[], None]
 
 
@@ -64,7 +66,7 @@ class Store:
         self.lock = threading.RLock()
         self.revision = 0
         self._objects: dict[str, dict[Key, dict[str, Any]]] = {rt.plural: {} for rt in RESOURCES}
-        self._history: deque[tuple[int, str, str, dict[str, Any]]] = deque(maxlen=HISTORY)
+        self._history: deque[tuple[int, str, str, dict[str, Any], dict[str, Any] | None]] = deque(maxlen=HISTORY)
         self._watchers: list[Watcher] = []
         self._restores = 0
         self._changed: dict[str, int] = {}
@@ -115,12 +117,12 @@ class Store:
         """Store ``obj`` (ownership passes to the store) with the next resourceVersion; notify watchers."""
         meta = obj["metadata"]
         key = (meta.get("namespace", ""), meta["name"])
-        kind = "MODIFIED" if key in self._objects[plural] else "ADDED"
+        previous = self._objects[plural].get(key)
         self.revision += 1
         self._changed[plural] = self.revision
         meta["resourceVersion"] = str(self.revision)
         self._objects[plural][key] = obj
-        self._notify(plural, kind, obj)
+        self._notify(plural, "ADDED" if previous is None else "MODIFIED", obj, previous)
         return obj
 
     def remove(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -131,15 +133,15 @@ class Store:
         self.revision += 1
         self._changed[plural] = self.revision
         gone = dict(obj, metadata=dict(obj["metadata"], resourceVersion=str(self.revision)))
-        self._notify(plural, "DELETED", gone)
+        self._notify(plural, "DELETED", gone, None)
         return gone
 
-    def _notify(self, plural: str, kind: str, obj: dict[str, Any]) -> None:
-        self._history.append((self.revision, plural, kind, obj))
+    def _notify(self, plural: str, kind: str, obj: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        self._history.append((self.revision, plural, kind, obj, previous))
         namespace = obj["metadata"].get("namespace", "")
         for watcher in list(self._watchers):
             if watcher.plural == plural and watcher.namespace in (None, namespace):
-                watcher.deliver(kind, obj)
+                watcher.deliver(kind, obj, previous)
 
     # ------------------------------------------------------------------------------------------------ watches
     def watch(self, watcher: Watcher, since: int | None) -> None:
@@ -150,17 +152,17 @@ class Store:
         """
         if since is None:
             for obj in self.items(watcher.plural, watcher.namespace):
-                watcher.deliver("ADDED", obj)
+                watcher.deliver("ADDED", obj, None)
         else:
             oldest = self._history[0][0] if self._history else self.revision + 1
             if since < oldest - 1 and since < self.revision:
                 raise LookupError(f"too old resource version: {since} ({oldest - 1})")
             if since > self.revision:
                 raise LookupError(f"too large resource version: {since}, current: {self.revision}")
-            for revision, plural, kind, obj in self._history:
+            for revision, plural, kind, obj, previous in self._history:
                 namespace = obj["metadata"].get("namespace", "")
                 if revision > since and plural == watcher.plural and watcher.namespace in (None, namespace):
-                    watcher.deliver(kind, obj)
+                    watcher.deliver(kind, obj, previous)
         self._watchers.append(watcher)
 
     def unwatch(self, watcher: Watcher) -> None:

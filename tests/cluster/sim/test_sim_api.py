@@ -213,6 +213,24 @@ def test_replica_counts_beyond_what_the_embedded_cluster_simulates_are_refused_w
     assert len(engine.store.items("pods", "default")) == 3, "an ordinary scale still works"
 
 
+def test_a_filtered_watch_sees_objects_enter_and_leave_its_selection(engine):
+    from opsgym.cluster.sim.routes import WatchPlan
+    from opsgym.cluster.sim.selectors import field_selector, label_selector
+    from opsgym.cluster.sim.store import Watcher
+
+    plan = WatchPlan(lookup("configmaps"), "default", None, label_selector("tier=web"),
+                     field_selector(None, "configmaps"), False, 60.0)
+    seen: list[str] = []
+    engine.store.watch(Watcher("configmaps", "default",
+                               lambda *event: seen.append(plan.selected(*event) or "-"), lambda: None), None)
+    create(engine, {**CM, "metadata": {**CM["metadata"], "labels": {"tier": "db"}}})
+    for tier in ("web", "web", "db", "db"):  # enters, changes inside, leaves, changes outside
+        call(engine, "patch", "configmaps", "default", "cm", "merge",
+             {"metadata": {"labels": {"tier": tier}}, "data": {"n": str(len(seen))}})
+    call(engine, "delete", "configmaps", "default", "cm")
+    assert seen == ["-", "ADDED", "MODIFIED", "DELETED", "-", "-"]
+
+
 def test_watch_history_replays_and_expires(engine):
     from opsgym.cluster.sim.store import HISTORY, Watcher
 
@@ -220,7 +238,7 @@ def test_watch_history_replays_and_expires(engine):
     start = engine.store.revision
     create(engine, CM)
     call(engine, "delete", "configmaps", "default", "cm")
-    watcher = Watcher("configmaps", "default", lambda kind, obj: seen.append((kind, obj["metadata"]["name"])),
+    watcher = Watcher("configmaps", "default", lambda kind, obj, _: seen.append((kind, obj["metadata"]["name"])),
                       lambda: None)
     engine.store.watch(watcher, start)
     assert seen == [("ADDED", "cm"), ("DELETED", "cm")]
