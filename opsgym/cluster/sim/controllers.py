@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.defaults import parse_quantity
 from opsgym.cluster.sim.kinds import RESOURCES, lookup
+from opsgym.cluster.sim.slices import MANAGED_BY, endpoint_slices
 from opsgym.cluster.sim.store import revised
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def _requests(pod: Obj) -> tuple[float, float]:
     return cpu, mem
 
 
-ENDPOINT_INPUTS = ("services", "pods", "endpoints")
+ENDPOINT_INPUTS = ("services", "pods", "endpoints", "endpointslices")
 """Everything the Endpoints controller reads: with none of it written, a pass would write nothing."""
 
 
@@ -68,6 +69,7 @@ class CoreControllers:
         self.engine = engine
         self.store = engine.store
         self._endpoints_seen: tuple[int, ...] | None = None
+        self._slices_written: dict[tuple[str, str], tuple[Any, dict[tuple[str, str], str]]] = {}
 
     def run(self) -> None:
         self.namespaces()
@@ -206,11 +208,13 @@ class CoreControllers:
 
     def _sync_endpoints(self) -> None:
         services = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in self.store.items("services")}
+        slices: set[tuple[str, str]] = set()
         for (namespace, name), svc in services.items():
             selector = (svc.get("spec") or {}).get("selector")
             if not selector:
                 continue
             subsets = self._subsets(svc, namespace, selector)
+            slices |= self._sync_slices(svc, namespace, subsets)
             current = self.store.get("endpoints", namespace, name)
             labels = dict(svc["metadata"].get("labels") or {})
             if current is not None and current.get("subsets", []) == subsets and \
@@ -231,6 +235,40 @@ class CoreControllers:
             key = (ep["metadata"]["namespace"], ep["metadata"]["name"])
             if key not in services and key != ("default", "kubernetes"):
                 self.store.remove("endpoints", *key)
+        for es in self.store.items("endpointslices"):
+            key = (es["metadata"]["namespace"], es["metadata"]["name"])
+            if key not in slices and (es["metadata"].get("labels") or {}).get(MANAGED_BY):
+                self.store.remove("endpointslices", *key)
+
+    def _sync_slices(self, svc: Obj, namespace: str, subsets: list[Obj]) -> set[tuple[str, str]]:
+        """Write the Service's EndpointSlices where they differ; return the keys it should have.
+
+        Why the memo: the endpoints pass runs whenever any pod moves (every back-off step of a crash loop), and
+        rebuilding every Service's slices each time made settling a new SRE seed ~40 % slower. A Service whose
+        inputs and slices (same resourceVersions, no restore since) are as last written needs nothing.
+        """
+        memo_key = (namespace, svc["metadata"]["name"])
+        inputs = (self.store.state_id[0], svc["metadata"]["uid"], svc["metadata"].get("labels"), subsets)
+        memo = self._slices_written.get(memo_key)
+        if memo is not None and memo[0] == inputs and all(
+                (self.store.get("endpointslices", *key) or {}).get("metadata", {}).get("resourceVersion") == rv
+                for key, rv in memo[1].items()):
+            return set(memo[1])
+        kept = {}
+        for body in endpoint_slices(svc, subsets):
+            name = body["metadata"]["name"]
+            current = self.store.get("endpointslices", namespace, name)
+            if current is None:
+                self.engine.api.create(lookup("endpointslices"), namespace, body)
+            elif any(current.get(k) != body.get(k) for k in ("endpoints", "ports")) or \
+                    current["metadata"].get("labels") != body["metadata"]["labels"]:
+                fresh = {k: v for k, v in revised(current).items() if k != "ports"} | \
+                    {k: body[k] for k in ("endpoints", "ports") if k in body}
+                fresh["metadata"]["labels"] = body["metadata"]["labels"]
+                self.store.put("endpointslices", fresh)
+            kept[(namespace, name)] = self.store.get("endpointslices", namespace, name)["metadata"]["resourceVersion"]
+        self._slices_written[memo_key] = (inputs, kept)
+        return set(kept)
 
     def _subsets(self, svc: Obj, namespace: str, selector: dict[str, str]) -> list[Obj]:
         groups: dict[tuple, Obj] = {}

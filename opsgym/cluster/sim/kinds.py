@@ -66,6 +66,7 @@ RESOURCES: tuple[ResourceType, ...] = (
                  subresources=("status", "scale"), generation=True),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", short_names=("rs",), categories=("all",),
                  subresources=("status", "scale"), generation=True),
+    ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", short_names=("ing",),
                  subresources=("status",), generation=True),
 )

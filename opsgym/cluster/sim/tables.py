@@ -138,6 +138,14 @@ def _service(obj: Obj, now: float) -> list[Any]:
             selector or "<none>"]
 
 
+def _endpointslice(obj: Obj, now: float) -> list[Any]:
+    ports = ",".join(str(p.get("port")) for p in obj.get("ports") or [])
+    addresses = [a for e in obj.get("endpoints") or [] for a in e.get("addresses") or []]
+    text = ",".join(addresses[:3]) + (f" + {len(addresses) - 3} more..." if len(addresses) > 3 else "")
+    return [obj["metadata"]["name"], obj.get("addressType", ""), ports or "<unset>", text or "<unset>",
+            _age(obj["metadata"].get("creationTimestamp"), now)]
+
+
 def _endpoints(obj: Obj, now: float) -> list[Any]:
     pairs = []
     for subset in obj.get("subsets") or []:
@@ -200,6 +208,8 @@ PRINTERS: dict[str, Printer] = {
     "services": ([("Name", _S, 0), ("Type", _S, 0), ("Cluster-IP", _S, 0), ("External-IP", _S, 0),
                   ("Port(s)", _S, 0), ("Age", _S, 0), ("Selector", _S, 1)], _service),
     "endpoints": ([("Name", _S, 0), ("Endpoints", _S, 0), ("Age", _S, 0)], _endpoints),
+    "endpointslices": ([("Name", _S, 0), ("AddressType", _S, 0), ("Ports", _S, 0), ("Endpoints", _S, 0),
+                        ("Age", _S, 0)], _endpointslice),
     "events": ([("Last Seen", _S, 0), ("Type", _S, 0), ("Reason", _S, 0), ("Object", _S, 0), ("Subobject", _S, 1),
                 ("Source", _S, 1), ("Message", _S, 0), ("First Seen", _S, 1), ("Count", _I, 1), ("Name", _S, 1)],
                _event),

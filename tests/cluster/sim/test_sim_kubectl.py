@@ -95,6 +95,23 @@ def test_get_all_and_output_formats(kubectl):
     assert kubectl("get", "cm", "api-config", "-n", "shop", "-o", "jsonpath={.data.MODE}") == "turbo"
 
 
+def test_a_services_backends_come_from_its_endpointslices_as_kubectl_reads_them(kubectl):
+    """kubectl 1.32 describes a Service from its EndpointSlices: without them every Service showed no endpoints."""
+    ips = kubectl("get", "pods", "-n", "shop", "-l", "app=db", "-o", "jsonpath={.items[*].status.podIP}").split()
+    described = kubectl("describe", "svc", "db", "-n", "shop")
+    assert ips and f"Endpoints:                {','.join(f'{ip}:5432' for ip in sorted(ips))}" in described
+    table = kubectl("get", "endpointslices", "-n", "shop", "-l", "kubernetes.io/service-name=db").splitlines()
+    assert table[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+    assert table[1].startswith("db-") and table[1].split()[1:3] == ["IPv4", "5432"]
+    not_ready = kubectl("get", "endpointslices", "-n", "shop", "-l", "kubernetes.io/service-name=api", "-o",
+                        "jsonpath={.items[*].endpoints[*].conditions.ready}").split()
+    assert not_ready and set(not_ready) == {"false"}  # the crash-looping api pods are listed, not ready
+    name = table[1].split()[0]
+    assert f'"{name}" deleted' in kubectl("delete", "endpointslice", name, "-n", "shop")
+    recreated = kubectl("get", "endpointslice", name, "-n", "shop", "-o", "name")  # the controller puts it back
+    assert recreated == f"endpointslice.discovery.k8s.io/{name}\n"
+
+
 def test_repair_with_a_merge_patch_restart_and_rollout_status(kubectl):
     assert "patched" in kubectl("patch", "configmap", "api-config", "-n", "shop", "--type", "merge",
                                 "-p", '{"data": {"MODE": "safe"}}')
