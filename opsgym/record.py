@@ -6,6 +6,10 @@ A record keeps everything needed to judge, recompute or replay an episode withou
 with which versions), every step with its timings and the exact LLM calls, the env's :class:`~opsgym.outcome.Outcome`
 (facts and ground truth), the metrics with their raw inputs, and an error that says whose fault a failure was.
 
+Whatever an env or agent put into a record, its line can be read back: NaN and ±infinity are written as the JSON
+extensions ``NaN``/``Infinity`` (Python's :mod:`json` and pydantic read them; plain ``null`` would be refused by a
+float field), and text that has no UTF-8 form (a lone surrogate) is written with U+FFFD in its place.
+
 :func:`read_records` never raises for a bad line: a torn last line (the write a crash interrupted), a corrupt line or
 a foreign one is reported with its line number and skipped, so one damaged line never costs a whole run.
 """
@@ -13,6 +17,7 @@ a foreign one is reported with its line number and skipped, so one damaged line 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticSerializationError, to_json
 
 from opsgym.llm.telemetry import LLMCall
 from opsgym.outcome import Outcome
@@ -151,7 +157,28 @@ class EpisodeRecord(BaseModel):
         return [self.llm_calls[i] for i in self.steps[index].llm_call_ids]
 
     def to_json_line(self) -> str:
-        return self.model_dump_json(by_alias=True) + "\n"
+        """The record as one JSON line that :func:`read_records` can always read back (see the module docstring).
+
+        Why not ``model_dump_json``: pydantic writes NaN and infinities as ``null``, which the same float fields then
+        refuse, and it raises on lone surrogates; nested models (outcome, LLM calls) would each need their own config.
+        """
+        data = self.model_dump(by_alias=True)
+        try:
+            text = to_json(data, inf_nan_mode="constants", serialize_unknown=True)
+        except PydanticSerializationError:  # a lone surrogate somewhere: UTF-8 cannot encode it
+            text = to_json(_scrub_surrogates(data), inf_nan_mode="constants", serialize_unknown=True)
+        return text.decode("utf-8") + "\n"
+
+
+def _scrub_surrogates(value: Any) -> Any:
+    """``value`` with every string made UTF-8-safe: a surrogate pair becomes its character, a lone one U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_scrub_surrogates(k): _scrub_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub_surrogates(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -189,11 +216,35 @@ def _check_line(number: int, text: str, last: bool) -> EpisodeRecord | LineProbl
         return LineProblem(number, f"record version {version!r} is newer than this opsgym reads ({RECORD_VERSION}); "
                                    "upgrade opsgym to read it")
     try:
-        return EpisodeRecord.model_validate(data)
+        return _validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
         return LineProblem(number, f"invalid episode record: field {where}: {err['msg']}")
+
+
+def _validate(data: dict[str, Any]) -> EpisodeRecord:
+    """Validate a parsed line, reading a ``null`` that a float field refuses as NaN.
+
+    Why: opsgym versions before :meth:`EpisodeRecord.to_json_line` kept non-finite numbers wrote NaN and ±infinity as
+    ``null`` (pydantic's default), so such a null is the trace of a non-finite value (an infinity's sign is lost), not
+    damage; reading it keeps those runs' episodes done for ``--resume``.
+    """
+    try:
+        return EpisodeRecord.model_validate(data)
+    except ValidationError as exc:
+        nulls = [e["loc"] for e in exc.errors() if e["type"] == "float_type" and e["input"] is None and e["loc"]]
+        if not nulls:
+            raise
+    for loc in nulls:
+        parent: Any = data
+        try:
+            for part in loc[:-1]:
+                parent = parent[part]
+            parent[loc[-1]] = math.nan
+        except (KeyError, IndexError, TypeError):
+            continue  # not a plain path into the data (a union branch): validation below reports the field
+    return EpisodeRecord.model_validate(data)
 
 
 def read_records(path: str | os.PathLike[str]) -> ReadResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from opsgym.llm.telemetry import LLMCall
@@ -90,3 +91,35 @@ def test_corrupt_foreign_newer_and_invalid_lines_are_each_reported_by_line_numbe
 def test_a_missing_file_reads_as_no_records(tmp_path: Path):
     result = read_records(tmp_path / "nothing.jsonl")
     assert result.records == [] and result.problems == []
+
+
+def test_non_finite_numbers_and_lone_surrogates_from_an_env_survive_the_round_trip(tmp_path: Path):
+    nan, inf = float("nan"), float("inf")
+    record = make_record(0, reward=nan, total_reward=-inf, metrics={"TaskEfficacy": nan, "inputs": {"cost": inf}},
+                         observation0="pair \ud83d\ude00 lone \ud800 end")
+    record.steps[0].reward = inf
+    record.outcome.sim_time_s = nan  # nested models are written the same way
+    record.llm_calls[0].cost_usd = inf
+    path = tmp_path / "records.jsonl"
+    with RecordWriter(path) as writer:
+        writer.write(record)
+    result = read_records(path)
+    assert result.problems == []
+    (back,) = result.records
+    assert math.isnan(back.reward) and back.total_reward == -inf and back.steps[0].reward == inf
+    assert math.isnan(back.metrics["TaskEfficacy"]) and back.metrics["inputs"] == {"cost": inf}
+    assert math.isnan(back.outcome.sim_time_s) and back.llm_calls[0].cost_usd == inf
+    assert back.observation0 == "pair \U0001f600 lone \ufffd end"  # a pair joins; a lone surrogate has no UTF-8 form
+
+
+def test_a_line_where_an_earlier_version_wrote_nan_as_null_reads_back_as_nan(tmp_path: Path):
+    line = json.loads(make_record(0).to_json_line())
+    line["reward"] = None
+    line["steps"][0]["reward"] = None
+    line["outcome"]["sim_time_s"] = None
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    result = read_records(path)
+    assert result.problems == []
+    (back,) = result.records
+    assert math.isnan(back.reward) and math.isnan(back.steps[0].reward) and math.isnan(back.outcome.sim_time_s)

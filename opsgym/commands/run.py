@@ -74,6 +74,15 @@ def run_command(
         if resume and not env:
             if out is None or not (out / RUN_FILE).exists():
                 raise RunConfigError("--resume needs --out RUN_DIR of an earlier run (or the run's full options)")
+            given = [flag for flag, value in (
+                ("--agent", agent), ("--episodes", episodes), ("--seed", seed), ("--seeds", seeds),
+                ("--repeat", repeat != 1), ("--perturbation", perturbation), ("--llm", llm),
+                ("--llm-option", llm_option), ("--backend", backend), ("--backend-option", backend_option),
+                ("--max-steps", max_steps), ("--env-option", env_option)) if value]
+            if given:
+                raise RunConfigError(f"--resume without --env finishes the run stored in {out / RUN_FILE} with its own "
+                                     f"envs, agents, seeds and options, so {', '.join(given)} would be ignored: drop "
+                                     "them, or start a different run with --env … and another --out")
             plan = RunPlan.model_validate_json((out / RUN_FILE).read_text())
         else:
             if not env:
@@ -120,7 +129,12 @@ def _auto_report(run_dir: Path) -> None:
     except ImportError:
         err.print("(no report: install the report extra, pip install 'opsgym[report]')")
         return
-    console.print(f"report: {write_report(run_dir)}")
+    try:
+        path = write_report(run_dir)
+    except OpsGymError as exc:  # e.g. no readable record: the run's own outcome still stands
+        err.print(f"(no report: {exc})")
+        return
+    console.print(f"report: {path}")
 
 
 @app.command("report")

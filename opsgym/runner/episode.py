@@ -5,9 +5,12 @@ becomes a record whose error says whose fault it was. The rule: anything the env
 sandbox raises is **infrastructure**; anything the agent's own code raises is the **agent's** — except an
 :class:`~opsgym.errors.InfrastructureError` raised through the agent (its LLM server went away). An episode in which
 an LLM call was marked ``infra_failure`` is also infrastructure: its score would measure the outage, not the agent.
+So is an env that returns what the runner cannot record (an ``info["outcome"]`` that is no
+:class:`~opsgym.outcome.Outcome`, a reward that is no number), and, as a last resort, a bug in the runner itself.
 
 Envs and agents are cached per process and reused across episodes (``reset`` rebuilds the world), which is what
-makes a worker fast after its first episode.
+makes a worker fast after its first episode. An env that failed is closed and dropped, so the retry of its episode
+starts from a fresh one rather than from whatever state the failure left behind.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
+from pydantic import ValidationError
+
 from opsgym import plugins
 from opsgym.errors import InfrastructureError
 from opsgym.llm.base import create_backend
@@ -37,6 +42,8 @@ StepProgress = Callable[[dict[str, Any]], None]
 """Called after every step with ``{"step", "tokens", "cost_usd"}`` (tokens and cost of that step's LLM calls)."""
 
 MAX_STEPS_GUARD = 10_000
+_ENV_STAGES = frozenset({"reset", "step", "outcome", "env"})
+"""Where a failure leaves the env itself in doubt (so it is not reused)."""
 _VERSIONED = ("opsgym", "gymnasium", "numpy", "pydantic", "kubernetes", "openai", "torch", "transformers", "vllm",
               "ray")
 
@@ -80,6 +87,7 @@ class EpisodeRunner:
         self.max_cached_envs = max_cached_envs
         self.executor = executor
         self._envs: OrderedDict[str, Any] = OrderedDict()
+        self._env_key = ""
         self._agents: dict[str, Any] = {}
         self._llms: dict[str, Any] = {}
         self._ledger: Any = None
@@ -93,7 +101,7 @@ class EpisodeRunner:
         kwargs = dict(spec.env_kwargs)
         if spec.perturbation:
             kwargs["perturbation"] = spec.perturbation
-        key = json.dumps([spec.env_id, kwargs], sort_keys=True, default=str)
+        key = self._env_key = json.dumps([spec.env_id, kwargs], sort_keys=True, default=str)
         if key in self._envs:
             self._envs.move_to_end(key)
             return self._envs[key]
@@ -103,6 +111,16 @@ class EpisodeRunner:
             _, old = self._envs.popitem(last=False)
             old.close()
         return env
+
+    def _drop_env(self, error: EpisodeError) -> None:
+        """Close and forget the env the episode failed in; a failure to close it is added to ``error``."""
+        env = self._envs.pop(self._env_key, None)
+        if env is None:
+            return
+        try:
+            env.close()
+        except Exception as exc:
+            error.message += f" (closing the failed env then raised {type(exc).__name__}: {exc})"
 
     def _llm(self, spec: RunSpec) -> Any:
         if spec.llm is None:
@@ -138,11 +156,17 @@ class EpisodeRunner:
                                worker=f"pid {os.getpid()}@{socket.gethostname()}")
         t0 = time.perf_counter()
         self._ledger = None
+        self._env_key = ""
         try:
             self._play(spec, record, on_step)
         except _Failure as failure:
             record.error = failure.error
-            record.status = "agent_failure" if failure.error.kind == "agent" else "infra_failure"
+        except Exception as exc:  # a runner bug must cost one episode (recorded, retried), never the run
+            record.error = _Failure("infrastructure", "runner", exc).error
+        if record.error is not None:
+            record.status = "agent_failure" if record.error.kind == "agent" else "infra_failure"
+            if record.error.kind == "infrastructure" and record.error.where in _ENV_STAGES:
+                self._drop_env(record.error)
         ledger, self._ledger = self._ledger, None
         if ledger is not None:
             record.llm_calls = [call.model_copy(deep=True) for call in ledger.calls]
@@ -198,19 +222,25 @@ class EpisodeRunner:
             t_end = time.perf_counter()
             calls = ledger.calls[seen_calls:] if ledger is not None else []
             obs_text = str(observation)
+            try:
+                reward = float(reward)
+            except (TypeError, ValueError) as exc:
+                raise _Failure("infrastructure", "step", exc, index) from exc
             record.steps.append(StepRecord(
                 index=index, action=str(action), observation=obs_text[: self.observation_chars],
-                observation_sha256=hashlib.sha256(obs_text.encode()).hexdigest(), observation_chars=len(obs_text),
-                reward=float(reward), agent_s=t_step - t_act, env_s=t_end - t_step,
+                # surrogatepass: hash the exact code points, lone surrogates included (the record's text replaces
+                # them with U+FFFD, which would give different observations one hash)
+                observation_sha256=hashlib.sha256(obs_text.encode("utf-8", "surrogatepass")).hexdigest(),
+                observation_chars=len(obs_text), reward=reward, agent_s=t_step - t_act, env_s=t_end - t_step,
                 llm_call_ids=list(range(seen_calls, seen_calls + len(calls))),
             ))
             seen_calls += len(calls)
-            record.total_reward += float(reward)
+            record.total_reward += reward
             if on_step is not None:
                 tokens = sum((c.prompt_tokens or 0) + (c.completion_tokens or 0) for c in calls)
                 on_step({"step": index, "tokens": tokens, "cost_usd": sum(c.cost_usd or 0.0 for c in calls)})
             if terminated or truncated:
-                record.reward, record.terminated, record.truncated = float(reward), bool(terminated), bool(truncated)
+                record.reward, record.terminated, record.truncated = reward, bool(terminated), bool(truncated)
                 self._finish(record, info)
                 return
         raise _Failure("infrastructure", "step",
@@ -220,9 +250,12 @@ class EpisodeRunner:
     def _finish(record: EpisodeRecord, info: dict[str, Any]) -> None:
         raw = info.get("outcome")
         if raw is not None:
-            outcome = raw if isinstance(raw, Outcome) else Outcome.model_validate(raw)
+            try:
+                outcome = raw if isinstance(raw, Outcome) else Outcome.model_validate(raw)
+            except ValidationError as exc:  # the env's own contract broken: its fault, and nothing to score
+                raise _Failure("infrastructure", "outcome", exc, len(record.steps) - 1) from exc
             record.outcome = outcome
-            record.spec.task_id = record.spec.task_id or outcome.task_id
+            record.spec.task_id = outcome.task_id or record.spec.task_id  # a suite's env ran this task
             record.spec.task_version = outcome.task_version
             for step, action in zip(record.steps, outcome.actions, strict=False):
                 step.cls, step.verb, step.ok, step.error = action.cls, action.verb, action.ok, action.error

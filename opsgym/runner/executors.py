@@ -6,7 +6,8 @@ and hands finished :class:`~opsgym.record.EpisodeRecord` objects back to the run
 ``records.jsonl``. Workers are started with the ``spawn`` method (safe with threads, the same on every OS), each owns
 its envs (and so its cluster or workspace), and ignore Ctrl-C so that the run loop decides what an interrupt means.
 A worker that dies mid-episode (segfault, OOM killer, ``os._exit``) turns into an ``infra_failure`` record for the
-episode it held; the loop retries it and a fresh worker takes the dead one's place.
+episode it held; the loop retries it and a fresh worker takes the dead one's place. A record the parent cannot read
+back becomes an ``infra_failure`` the same way (:func:`received_record`): nothing a worker sends can stop the run.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, Protocol
 from opsgym.record import EpisodeError, EpisodeRecord, RunSpec
 from opsgym.runner.episode import EpisodeRunner, runtime_versions
 
-__all__ = ["Executor", "ProcessExecutor", "ProgressSink", "SerialExecutor", "lost_episode"]
+__all__ = ["Executor", "ProcessExecutor", "ProgressSink", "SerialExecutor", "lost_episode", "received_record"]
 
 ProgressSink = Callable[[str, dict[str, Any]], None]
 """``sink(episode_key, {"step", "tokens", "cost_usd"})``: live progress of a running episode."""
@@ -48,14 +49,28 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def lost_episode(spec: RunSpec, attempt: int, kind: str, message: str) -> EpisodeRecord:
+def lost_episode(spec: RunSpec, attempt: int, kind: str, message: str,
+                 error_type: str = "WorkerLost") -> EpisodeRecord:
     """The record of an episode whose worker vanished: an infrastructure failure with the reason."""
     now = time.time()
     return EpisodeRecord(
         status="infra_failure", spec=spec.model_copy(update={"versions": runtime_versions()}), attempt=attempt,
         started_at=now, finished_at=now, worker=kind,
-        error=EpisodeError(kind="infrastructure", type="WorkerLost", message=message, where="worker"),
+        error=EpisodeError(kind="infrastructure", type=error_type, message=message, where="worker"),
     )
+
+
+def received_record(payload: str, spec: RunSpec, attempt: int, worker: str) -> EpisodeRecord:
+    """The record a worker sent for ``spec``, or an infrastructure failure saying why it could not be read.
+
+    Why it cannot raise: the parent is the run's only writer, so one unreadable payload (a worker of another opsgym
+    version, a bug in how a record is written) would otherwise end the run and every episode still in flight.
+    """
+    try:
+        return EpisodeRecord.model_validate_json(payload)
+    except ValueError as exc:  # a ValidationError, or text that is not JSON at all
+        return lost_episode(spec, attempt, worker, f"the worker's record of this episode could not be read back: "
+                                                   f"{str(exc)[:2000]}", error_type="UnreadableRecord")
 
 
 class SerialExecutor:
@@ -120,7 +135,7 @@ def _worker_main(conn: Connection, observation_chars: int) -> None:
                 conn.send(("progress", key, data))
 
             record = runner.run(spec, attempt, on_step=report)
-            conn.send(("done", key, record.model_dump_json(by_alias=True)))
+            conn.send(("done", key, record.to_json_line()))
     except (BrokenPipeError, EOFError, OSError):
         pass  # the parent is gone (killed or abandoned the run): nothing left to report to
     finally:
@@ -178,8 +193,10 @@ class ProcessExecutor:
                 kind, key, payload = worker.conn.recv()
                 if kind == "progress" and self._on_progress is not None:
                     self._on_progress(key, payload)
-                elif kind == "done":
-                    finished.append(EpisodeRecord.model_validate_json(payload))
+                elif kind == "done" and worker.task is not None:
+                    spec, attempt = worker.task
+                    finished.append(received_record(payload, spec, attempt,
+                                                   f"pid {worker.process.pid}@{socket.gethostname()}"))
                     worker.task = None
         except (EOFError, OSError):
             return False

@@ -1,13 +1,16 @@
 """Planning a run: the matrix (envs × agents × LLM configs × perturbations × seeds × repeats) as a list of episodes.
 
 Everything a user can misspell is resolved here, before any episode starts: env ids and globs (``opsgym/SRE-*``),
-suites (``opsgym/SWE-Lite``), agent names and their options, LLM backend names, perturbation names. A mistake fails
-with :class:`~opsgym.errors.UnknownNameError` and its suggestions instead of surfacing in episode 37 of 200.
+suites (``opsgym/SWE-Lite``), the ``--backend`` of each env's domain, env options, agent names and their options, LLM
+backend names and their options, perturbation names. A mistake fails with :class:`~opsgym.errors.UnknownNameError` or
+:class:`~opsgym.errors.RunConfigError` and suggestions instead of surfacing in episode 37 of 200. Options are bound
+against the signature of what receives them; one that takes ``**kwargs`` accepts anything, so nothing is guessed there.
 Each planned episode gets a stable key (a hash of what defines it), which is what ``--resume`` matches on.
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import importlib
@@ -84,26 +87,72 @@ def accepts_llm(factory: Any) -> bool:
     return "llm" in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _check_agent_options(agent: AgentSpec, factory: Any, with_llm: bool) -> None:
+def _signature(factory: Any) -> inspect.Signature | None:
     try:
-        signature = inspect.signature(factory)
+        return inspect.signature(factory)
     except (TypeError, ValueError):
+        return None  # a builtin or C callable: nothing to bind against
+
+
+def _refuse_unknown_options(owner: str, signature: inspect.Signature | None, options: dict[str, Any],
+                            args: tuple[Any, ...] = ()) -> None:
+    """Fail unless a call with ``*args, **options`` binds to ``signature``, naming close matches of each bad key."""
+    if signature is None:
         return
-    options = dict(agent.config, **({"llm": None} if with_llm else {}))
     try:
-        signature.bind_partial(**options)
+        signature.bind_partial(*args, **options)
     except TypeError as exc:
-        known = [n for n, p in signature.parameters.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        raise RunConfigError(f"agent {agent.name!r} does not take these options: {exc}. "
-                          f"Its options: {', '.join(known) or '(none)'}") from None
+        known = [n for n, p in signature.parameters.items()
+                 if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+        close = [m for key in options if key not in known for m in difflib.get_close_matches(key, known, n=1)]
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise RunConfigError(f"{owner} does not take these options: {exc}.{hint} "
+                             f"Its options: {', '.join(known) or '(none)'}") from None
 
 
 def _opsgym_suites() -> dict[str, list[str]]:
+    """Suite name → its task names (a name that is also a task's id is that task, as in the gym registry)."""
+    tasks = plugins.entries("task")
     suites: dict[str, list[str]] = {}
-    for name, entry in plugins.entries("task").items():
+    for name, entry in tasks.items():
         for suite in getattr(entry.factory, "suites", []):
-            suites.setdefault(suite, []).append(name)
+            if suite not in tasks:
+                suites.setdefault(suite, []).append(name)
     return suites
+
+
+def _domains(task_or_suite: str) -> set[str]:
+    tasks = plugins.entries("task")
+    names = [task_or_suite] if task_or_suite in tasks else _opsgym_suites().get(task_or_suite, [])
+    return {tasks[n].factory.domain for n in names}
+
+
+def _backend_names(domain: str) -> tuple[str, list[str]]:
+    """What ``--backend`` means for a domain's envs, and its valid names (see OpsEnv's ``backend`` argument)."""
+    if domain == "swe":
+        from opsgym.swe.sandbox import BACKENDS
+
+        return "SWE sandbox backend", list(BACKENDS)
+    return "cluster backend", list(plugins.entries("cluster backend"))
+
+
+def _env_signature(env_id: str) -> tuple[Any, inspect.Signature | None, dict[str, Any]]:
+    """An env's creator, the signature its keywords bind to, and the keywords its registration adds."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    from opsgym.env import OpsEnv, make_env
+    from opsgym.scoring.wrapper import ScoringWrapper
+
+    spec = gym.spec(env_id.rpartition(":")[2])  # resolve_env_ids imported a module: prefix already
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    if creator is not make_env:
+        return creator, _signature(creator), dict(spec.kwargs)
+    # make_env hands each keyword ScoringWrapper takes to the wrapper and every other one to OpsEnv: theirs count
+    params = {name: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY)
+              for part in (make_env, OpsEnv, ScoringWrapper) for name, p in inspect.signature(part).parameters.items()
+              if name != "env" and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)}
+    return creator, inspect.Signature(list(params.values())), dict(spec.kwargs)
 
 
 def resolve_env_ids(patterns: list[str]) -> list[str]:
@@ -128,8 +177,9 @@ def resolve_env_ids(patterns: list[str]) -> list[str]:
             env_pattern, prefix = pattern, ""
         namespace = env_pattern.split("/", 1)[0] if "/" in env_pattern else None
         known = sorted(i for i in gym.registry if namespace is None or i.startswith(namespace + "/"))
-        if _GLOB_CHARS & set(env_pattern):
-            matches = fnmatch.filter(known, env_pattern)
+        if _GLOB_CHARS & set(env_pattern):  # a suite replays tasks a glob already names: name a suite explicitly
+            suite_ids = {f"opsgym/{suite}" for suite in _opsgym_suites()}
+            matches = [m for m in fnmatch.filter(known, env_pattern) if m not in suite_ids]
             if not matches:
                 raise UnknownNameError("env", env_pattern, known)
         elif env_pattern in gym.registry:
@@ -168,24 +218,50 @@ class RunPlan(BaseModel):
         return self.model_dump(exclude={"run_id", "created_at", "env_ids", "planned"})
 
     def validate_names(self) -> list[str]:
-        """Check every name against the registries; return the resolved env ids."""
+        """Check every name and option against the registries and signatures; return the resolved env ids."""
         env_ids = resolve_env_ids(self.envs)
         for pert in filter(None, self.perturbations):
             for name in pert.split("+"):
                 plugins.get("perturbation", name.strip())
+        for env_id in env_ids:
+            self._check_env(env_id)
         for llm in self.llms:
             try:
-                name = parse_spec(llm)[0]
+                name, target, options = parse_spec(llm)
             except ValueError as exc:
                 raise RunConfigError(f"--llm {llm!r}: {exc}") from None
-            plugins.get("llm backend", name)
+            factory = plugins.get("llm backend", name).factory
+            _refuse_unknown_options(f"LLM backend {name!r}", _signature(factory), options | self.llm_config,
+                                    (target,))
         factories = {agent.name: plugins.get("agent", agent.name).factory for agent in self.agents}
         for agent in self.agents:
-            _check_agent_options(agent, factories[agent.name], bool(self.llms) and accepts_llm(factories[agent.name]))
+            with_llm = bool(self.llms) and accepts_llm(factories[agent.name])
+            _refuse_unknown_options(f"agent {agent.name!r}", _signature(factories[agent.name]),
+                                    dict(agent.config, **({"llm": None} if with_llm else {})))
         if self.llms and not any(accepts_llm(f) for f in factories.values()):
             raise RunConfigError(f"--llm was given but none of the agents ({', '.join(factories)}) takes an LLM; "
                               "add an LLM agent, e.g. --agent react")
         return env_ids
+
+    def _check_env(self, env_id: str) -> None:
+        """The env options (``--env-option``, ``--backend``, ``--max-steps``, a perturbation) bind to the env's
+        creator as ``gym.make`` will call it, and ``--backend`` names a backend of each of its tasks' domains."""
+        import gymnasium as gym
+
+        from opsgym.env import make_env
+
+        creator, signature, registered = _env_signature(env_id)
+        make_own = set(inspect.signature(gym.make).parameters) - {"id", "kwargs"}  # consumed by gym.make itself
+        options = {k: v for k, v in (registered | self.env_kwargs).items() if k not in make_own}
+        if any(self.perturbations):
+            options["perturbation"] = next(p for p in self.perturbations if p)
+        _refuse_unknown_options(f"env {env_id!r}", signature, options)
+        backend = self.env_kwargs.get("backend")
+        if creator is make_env and backend is not None:
+            for domain in sorted(_domains(str(registered.get("task", "")))):
+                kind, names = _backend_names(domain)
+                if backend not in names:
+                    raise UnknownNameError(kind, str(backend), names)
 
     def episodes(self, env_ids: list[str] | None = None) -> list[RunSpec]:
         """Every planned episode, in a stable order (env, agent, llm, perturbation, seed, repeat)."""
@@ -197,7 +273,9 @@ class RunPlan(BaseModel):
         specs: dict[str, RunSpec] = {}
         for env_id, (agent, llm), pert, seed, repeat in itertools.product(
                 env_ids, cells, self.perturbations, self.seeds, range(self.repeats)):
-            task_id = env_id.rpartition("/")[2] if env_id.split(":")[-1].startswith("opsgym/") else ""
+            # a suite's env picks its task per seed: the record learns the task from the outcome
+            name = env_id.rpartition("/")[2] if env_id.split(":")[-1].startswith("opsgym/") else ""
+            task_id = name if name in tasks else ""
             identity: dict[str, Any] = {
                 "env_id": env_id, "seed": seed, "repeat": repeat, "perturbation": pert, "agent": agent.name,
                 "agent_config": agent.config, "llm": llm, "llm_config": self.llm_config if llm else {},

@@ -116,7 +116,9 @@ def summary_table(records: list[EpisodeRecord], title: str = "summary") -> Table
     for (env, agent, pert), group in sorted(groups.items()):
         ok = [r for r in group if r.status == "completed"]
         scored = ok + [r for r in group if r.status == "agent_failure"]  # an agent's crash scores 0
-        fixed = [r.outcome.remediation_correct if r.outcome else 0.0 for r in scored]
+        # as the HTML report counts it: an agent's crash fixed nothing; an env without an outcome says nothing
+        fixed = [r.outcome.remediation_correct if r.outcome else 0.0 for r in scored
+                 if r.outcome is not None or r.status == "agent_failure"]
         failed = {status: str(sum(r.status == status for r in group)) for status in ("agent_failure", "infra_failure")}
         row = [env, agent, *([pert] if with_perturbations else []), str(len(group)), str(len(ok)),
                failed["agent_failure"], failed["infra_failure"],

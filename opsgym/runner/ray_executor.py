@@ -9,13 +9,14 @@ retries are off so that every attempt is counted in one place. Ray is an optiona
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
 from opsgym.errors import RunConfigError
 from opsgym.record import EpisodeRecord, RunSpec
 from opsgym.runner.episode import EpisodeRunner
-from opsgym.runner.executors import lost_episode
+from opsgym.runner.executors import lost_episode, received_record
 
 __all__ = ["RayExecutor"]
 
@@ -28,7 +29,7 @@ def _run_in_ray_worker(spec_json: str, attempt: int, observation_chars: int) -> 
     if _RUNNER is None:
         _RUNNER = EpisodeRunner(observation_chars=observation_chars, executor="ray")
     spec = RunSpec.model_validate_json(spec_json)
-    return _RUNNER.run(spec, attempt).model_dump_json(by_alias=True)
+    return _RUNNER.run(spec, attempt).to_json_line()
 
 
 class RayExecutor:
@@ -45,6 +46,8 @@ class RayExecutor:
 
     def __init__(self, parallel: int | None = None, *, address: str | None = None, cpus_per_episode: float = 1.0,
                  observation_chars: int = 16_384, on_progress: Any = None) -> None:
+        if importlib.util.find_spec("ray") is None:  # refuse before a run writes anything, not at start
+            raise RunConfigError("--executor ray needs Ray: pip install 'opsgym[ray]'")
         self.parallel = parallel
         self.address = address
         self.cpus_per_episode = cpus_per_episode
@@ -54,10 +57,8 @@ class RayExecutor:
         self._started_ray = False
 
     def start(self) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise RunConfigError("--executor ray needs Ray: pip install 'opsgym[ray]'") from None
+        import ray
+
         if not ray.is_initialized():
             ray.init(address=self.address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
                      logging_level="WARNING", log_to_driver=False)
@@ -86,7 +87,7 @@ class RayExecutor:
         for ref in ready:
             spec, attempt = self._refs.pop(ref)
             try:
-                finished.append(EpisodeRecord.model_validate_json(ray.get(ref)))
+                finished.append(received_record(ray.get(ref), spec, attempt, "ray"))
             except ray.exceptions.RayError as exc:
                 finished.append(lost_episode(spec, attempt, "ray", f"Ray lost the episode: {type(exc).__name__}: "
                                                                    f"{str(exc).splitlines()[0] if str(exc) else ''}"))

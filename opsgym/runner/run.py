@@ -168,7 +168,9 @@ def execute(plan: RunPlan, run_dir: str | Path, *, executor: str = "process", pa
         raise RunConfigError("max_attempts must be at least 1")
     display = display or _Quiet()
     run_dir = Path(run_dir)
-    plan.validate_names()  # unknown names fail here, before anything is written or started
+    # unknown names and executors fail here, before anything is written or started
+    runner = _make_executor(executor, parallel, display, observation_chars, ray_address)
+    plan.validate_names()
     plan = _prepare(plan, run_dir, resume)
     planned = plan.episodes(plan.env_ids)
     by_key = {s.episode_key: s for s in planned}
@@ -181,7 +183,6 @@ def execute(plan: RunPlan, run_dir: str | Path, *, executor: str = "process", pa
                                               if s.episode_key not in settled)
     result = RunResult(run_dir, len(planned), [], problems=read.problems)
     display.start(len(planned), len(planned) - len(queue))
-    runner = _make_executor(executor, parallel, display, observation_chars, ray_address)
     writer = RecordWriter(run_dir / RECORDS_FILE)
     in_flight = 0
     try:

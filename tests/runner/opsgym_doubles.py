@@ -36,6 +36,9 @@ class DoubleEnv(gym.Env[str, str]):
         reset_infra_seeds: ``reset`` raises InfrastructureError for these seeds (every attempt).
         crash_seeds / crash_dir: the process dies (``os._exit``) on the first step of these seeds, once per seed
             (a marker file in ``crash_dir`` remembers the crash), like a worker killed by the OOM killer.
+        break_seeds: the first step of these seeds (once per seed, a marker file in ``crash_dir``) raises
+            InfrastructureError and leaves this env object broken — every later ``reset`` of it raises too, as an env
+            whose cluster connection died would.
         bad_oracle_seeds: ``oracle_solution`` raises, so the oracle agent fails in ``agent.reset``.
         llm_tokens: each step logs a fake LLM call with this many prompt tokens into the ledger.
         llm_outage_seeds: for these seeds the fake call is an infrastructure failure (server unreachable).
@@ -45,13 +48,15 @@ class DoubleEnv(gym.Env[str, str]):
     metadata = {"render_modes": []}
 
     def __init__(self, perturbation: str | None = None, max_steps: int = 5, reset_infra_seeds: list[int] = (),
-                 crash_seeds: list[int] = (), crash_dir: str = "", bad_oracle_seeds: list[int] = (),
+                 crash_seeds: list[int] = (), crash_dir: str = "", break_seeds: list[int] = (),
+                 bad_oracle_seeds: list[int] = (),
                  llm_tokens: int = 0, llm_outage_seeds: list[int] = (), gate: str = "", gate_from_seed: int = 0):
         self.observation_space = spaces.Text(max_length=4096, min_length=0, charset=string.printable)
         self.action_space = spaces.Text(max_length=4096, min_length=0, charset=string.printable)
         self.perturbation, self.max_steps = perturbation, max_steps
         self.reset_infra_seeds, self.bad_oracle_seeds = set(reset_infra_seeds), set(bad_oracle_seeds)
         self.crash_seeds, self.crash_dir = set(crash_seeds), crash_dir
+        self.break_seeds, self.broken = set(break_seeds), False
         self.llm_tokens, self.llm_outage_seeds = llm_tokens, set(llm_outage_seeds)
         self.gate, self.gate_from_seed = gate, gate_from_seed
         self.tools = (Tool("look", "look", "look around"), Tool("fix", "fix", "fix it"),
@@ -64,7 +69,7 @@ class DoubleEnv(gym.Env[str, str]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
         self.seed_ = int(seed or 0)
-        if self.seed_ in self.reset_infra_seeds:
+        if self.seed_ in self.reset_infra_seeds or self.broken:
             raise InfrastructureError(f"double: cluster unreachable for seed {self.seed_}")
         self.ledger.clear()
         self.fixed, self.steps, self.actions = False, 0, []
@@ -80,12 +85,19 @@ class DoubleEnv(gym.Env[str, str]):
             while not Path(self.gate).exists():
                 time.sleep(0.01)
 
+    def _first_time(self, seeds: set[int], what: str) -> bool:
+        marker = Path(self.crash_dir) / f"{what}-{self.seed_}"
+        if self.seed_ not in seeds or marker.exists():
+            return False
+        marker.touch()
+        return True
+
     def _maybe_crash(self) -> None:
-        if self.seed_ in self.crash_seeds:
-            marker = Path(self.crash_dir) / f"crashed-{self.seed_}"
-            if not marker.exists():
-                marker.touch()
-                os._exit(13)
+        if self._first_time(self.crash_seeds, "crashed"):
+            os._exit(13)
+        if self._first_time(self.break_seeds, "broke"):
+            self.broken = True
+            raise InfrastructureError(f"double: connection lost in step of seed {self.seed_}")
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         self._wait_for_gate()

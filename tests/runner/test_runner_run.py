@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -73,3 +74,24 @@ def test_worker_processes_run_in_parallel_and_a_dead_worker_costs_one_retry(tmp_
     assert "exited with code 13" in lost[0].error.message
     assert {r.spec.seed: r.attempt for r in result.records}[2] == 2
     assert len({r.worker for r in lines}) >= 2  # more than one process did the work
+
+
+def test_the_retry_after_an_env_failure_starts_from_a_fresh_env(tmp_path: Path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # seed 0's first step breaks its env object for good; a retry (or seed 1) on that same object could never pass
+    result = execute(plan_for([0, 1], break_seeds=[0], crash_dir=str(markers)), tmp_path / "run", max_attempts=2)
+    assert [(r.spec.seed, r.status, r.attempt) for r in result.records] == [(0, "completed", 2), (1, "completed", 1)]
+    failed = [r for r in read_records(tmp_path / "run" / "records.jsonl").records if r.status == "infra_failure"]
+    assert [(r.spec.seed, r.error.where, r.error.type) for r in failed] == [(0, "step", "InfrastructureError")]
+
+
+def test_an_unknown_executor_or_a_missing_ray_is_refused_before_the_run_directory_is_written(tmp_path: Path,
+                                                                                           monkeypatch):
+    with pytest.raises(OpsGymError, match="unknown executor 'rey'"):
+        execute(plan_for([0]), tmp_path / "typo", executor="rey")
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` and find_spec see where Ray is not installed
+    with pytest.raises(OpsGymError, match=r"pip install 'opsgym\[ray\]'"):
+        execute(plan_for([0]), tmp_path / "no-ray", executor="ray")
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "no-ray").exists()
+    assert [r.status for r in execute(plan_for([0]), tmp_path / "typo").records] == ["completed"]
