@@ -73,6 +73,11 @@ def explicit_llm_backend(monkeypatch):
     ({"agents": [AgentSpec(name="react")], "llms": ["explicit"], "llm_config": {"temprature": 0}},
      "LLM backend 'explicit'.*temprature.*Did you mean 'temperature'"),
     ({"agents": [AgentSpec(name="react")], "llms": ["explicit,timeuot=5"]}, "Did you mean 'timeout'"),
+    ({"agents": [AgentSpec(name="react")], "llms": ["openai:http://127.0.0.1:1/v1"], "llm_config": {"max_retry": 0}},
+     "LLM backend 'openai'.*Did you mean 'max_retries'"),  # the built-in backends carry their classes' signatures
+    ({"agents": [AgentSpec(name="react")], "llms": ["hf-naive,dtpye=bfloat16"]}, "Did you mean 'dtype'"),
+    ({"agents": [AgentSpec(name="react")], "llms": ["hf-prefix"], "llm_config": {"reuse_prefix": False}},
+     "LLM backend 'hf-prefix'.*reuse_prefix"),  # fixed by the backend's name
 ])
 def test_unknown_names_and_options_fail_before_any_episode(change, message, explicit_llm_backend):
     plan = RunPlan(envs=[ENV], seeds=[0], agents=[AgentSpec(name="oracle")]).model_copy(update=change)
@@ -85,7 +90,8 @@ def test_unknown_names_and_options_fail_before_any_episode(change, message, expl
     {"envs": ["opsgym/SWE-Lite"], "env_kwargs": {"backend": "unsafe-local"}},
     {"env_kwargs": {"max_steps": 3}, "perturbations": [None, "noise"]},
     {"agents": [AgentSpec(name="react")], "llms": ["explicit,timeout=5"], "llm_config": {"temperature": 0.5}},
-    {"agents": [AgentSpec(name="react")], "llms": ["openai:http://127.0.0.1:1/v1"], "llm_config": {"anything": 1}},
+    {"agents": [AgentSpec(name="react")], "llms": ["openai:http://127.0.0.1:1/v1"], "llm_config": {"timeout": 1}},
+    {"agents": [AgentSpec(name="react")], "llms": ["vllm:serial"], "llm_config": {"gpu": False}},  # server options
 ])
 def test_options_the_receiver_takes_pass_and_a_receiver_taking_kwargs_is_not_second_guessed(change,
                                                                                            explicit_llm_backend):
