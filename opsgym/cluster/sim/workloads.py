@@ -404,14 +404,18 @@ class WorkloadControllers:
                        "updatedReplicas": total("replicas", [new_rs] if new_rs else []),
                        "readyReplicas": total("readyReplicas", owned),
                        "availableReplicas": total("availableReplicas", owned)}
-        status["unavailableReplicas"] = max(0, desired - status["availableReplicas"])
+        status["unavailableReplicas"] = max(0, sum((rs.get("spec") or {}).get("replicas", 0) for rs in owned)
+                                            - status["availableReplicas"])  # kube: all ReplicaSets' spec, not desired
         status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
         if old_status.get("collisionCount"):
             status["collisionCount"] = old_status["collisionCount"]
         now = self.engine.stamp()
         conditions = [dict(c) for c in old_status.get("conditions") or []]  # edited in place below
-        rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
-        max_unavailable = _scaled(rolling.get("maxUnavailable", "25%"), desired, round_up=False)
+        strategy = spec.get("strategy") or {}
+        max_unavailable = 0  # kube: a Recreate deployment is available only with every replica available
+        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+            rolling = strategy.get("rollingUpdate") or {}
+            max_unavailable = min(_scaled(rolling.get("maxUnavailable", "25%"), desired, round_up=False), desired)
         if status.get("availableReplicas", 0) >= desired - max_unavailable:
             set_condition(conditions, "Available", "True", now, "MinimumReplicasAvailable",
                           "Deployment has minimum availability.")

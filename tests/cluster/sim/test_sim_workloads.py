@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 
+import pytest
 from simkit import FakeRuntime, create, get
 
 from opsgym.cluster.sim.engine import Engine
@@ -153,6 +154,16 @@ def scenario(engine: Engine) -> None:
     patch(engine, {"spec": {"template": {"spec": {"containers": [
         {"name": "web", "env": [{"name": "BEHAVIOUR", "value": "crash"}]}]}}}})
     engine.advance(95)
+
+
+@pytest.mark.parametrize("strategy, available", [(None, "True"), ({"type": "Recreate"}, "False")])
+def test_availability_allows_max_unavailable_only_for_rolling_updates(engine, strategy, available):
+    create(engine, deployment(replicas=4, strategy=strategy, ready_delay=10))
+    engine.advance(30)
+    patch(engine, {"spec": {"replicas": 5}})  # one new pod, not ready for 10 s: 4 of 5 available
+    status = get(engine, "deployments", "web")["status"]
+    assert (status["availableReplicas"], status["unavailableReplicas"]) == (4, 1)
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Available"] == available
 
 
 def test_a_pod_relabelled_out_of_its_selector_is_released_and_replaced(engine):
