@@ -1,15 +1,14 @@
 """The end of a SWE episode: what changed in the tree, and the SWE-bench verdict on the final state.
 
-Grading works on a copy of the final tree so the agent's workspace is left as it was: test files the test patch
-touches are first put back to their base version (as SWE-bench's harness does with ``git checkout <base> -- files``),
-then ``test.patch`` is applied with ``git apply``, then the files holding the FAIL_TO_PASS and PASS_TO_PASS tests
-are run in the sandbox and :mod:`opsgym.swe.grading` turns the report into the resolution.
+Grading works on a copy of the final tree so the agent's workspace is left as it was: the copy gets the base's pytest
+configuration and test files, then ``test.patch`` (:mod:`opsgym.swe.grading_tree`), then the files holding the
+FAIL_TO_PASS and PASS_TO_PASS tests are run in the sandbox and :mod:`opsgym.swe.grading` turns the report into the
+resolution. Changed pytest configuration (an added ``conftest.py``, say) counts as an edit of the tests.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,15 @@ from typing import Any
 from opsgym.errors import InfrastructureError
 from opsgym.scenario import Evaluation
 from opsgym.swe.grading import parse_pytest_report, pytest_files, resolve
-from opsgym.swe.patches import git_apply, parse_patch, unified_diff
+from opsgym.swe.grading_tree import PYTEST, reset_pytest_config, reset_test_patch
+from opsgym.swe.patches import unified_diff
 from opsgym.swe.sandbox import Sandbox, network_events
 from opsgym.swe.tools import SKIP_MARK, is_test_path
-from opsgym.swe.workspace import Workspace, iter_files
+from opsgym.swe.workspace import Workspace, iter_files, parents_are_real
 
 __all__ = ["GRADING_ARGS", "TreeChanges", "grade", "test_snapshot", "tree_changes"]
 
-GRADING_ARGS = ("-m", "pytest", "-rA", "-v", "--tb=no", "-p", "no:cacheprovider",
+GRADING_ARGS = (*PYTEST, "-rA", "-v", "--tb=no", "-p", "no:cacheprovider",
                 "-o", "console_output_style=classic")
 _PATCH_LIMIT = 200_000
 
@@ -36,6 +36,13 @@ def _read(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, OSError):
         return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
 
 
 @dataclass
@@ -69,7 +76,7 @@ def tree_changes(base: Path, root: Path) -> TreeChanges:
         a = base / rel if rel in before else None
         b = root / rel if rel in after else None
         if a is not None and b is not None and not a.is_symlink() and not b.is_symlink():
-            if a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes():
+            if _same(a, b):
                 continue
             changes.modified.append(rel)
         old, new = (_read(a) if a else None), (_read(b) if b else None)
@@ -82,9 +89,14 @@ def tree_changes(base: Path, root: Path) -> TreeChanges:
 
 
 def test_snapshot(root: Path, paths: set[str]) -> dict[str, tuple[int, int]]:
-    """Size and mtime of the given (test) files that still exist, to notice a command deleting or changing them."""
+    """Size and mtime of the given (test) files that still exist, to notice a command deleting or changing them.
+
+    A file behind a symlinked folder is not in the tree, so it counts as gone (and nothing outside is looked at).
+    """
     snap = {}
     for rel in paths:
+        if not parents_are_real(root, rel):
+            continue
         try:
             st = os.lstat(root / rel)
         except OSError:
@@ -93,33 +105,18 @@ def test_snapshot(root: Path, paths: set[str]) -> dict[str, tuple[int, int]]:
     return snap
 
 
-def _prepare(base: Path, tree: Path, test_patch: str) -> str:
-    """Reset the test patch's files to base, then apply it; return git's complaint, or '' on success."""
-    for fp in parse_patch(test_patch):
-        for rel in {fp.old_path, fp.new_path} - {None}:
-            target, original = tree / rel, base / rel
-            if target.is_symlink() or target.is_file():
-                target.unlink()
-            elif target.is_dir():
-                shutil.rmtree(target)
-            if original.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(original, target)
-    proc = git_apply(tree, test_patch)
-    return "" if proc.returncode == 0 else (proc.stderr.strip() or "git apply failed")
-
-
 def grade(task: Any, base: Path, workspace: Workspace, sandbox: Sandbox, events: list[dict[str, Any]], *,
           timeout_s: float) -> Evaluation:
     """SWE-bench's verdict on the workspace's final state, plus the facts the Usefulness rules read."""
     spec = task.swe
     changes = tree_changes(base, workspace.path)
     tree = workspace.copy_from(workspace.path, workspace.scratch("grading"))
-    problem = _prepare(base, tree, spec.patch_text(task.path, "test_patch"))
+    config_reset = reset_pytest_config(base, tree)
+    problem = reset_test_patch(base, tree, spec.patch_text(task.path, "test_patch"))
     grading_events: list[dict[str, Any]] = []
     if problem:
         grading_events.append({"event": "test-patch-failed", "detail": problem[:500]})
-    files = [f for f in pytest_files(spec.tests) if (tree / f).exists()]
+    files = [f for f in pytest_files(spec.tests) if parents_are_real(tree, f) and os.path.lexists(tree / f)]
     output = ""
     if files:
         run = sandbox.run([sandbox.python, *GRADING_ARGS, *files], workdir=tree, timeout_s=timeout_s)
@@ -133,13 +130,14 @@ def grade(task: Any, base: Path, workspace: Workspace, sandbox: Sandbox, events:
     skipped = [f"{t} (skipped at grading)" for t, s in {**verdict.f2p.failed, **verdict.p2p.failed}.items()
                if s == "SKIPPED"]
     all_events = [*events, *grading_events]
+    deleted_tests = sorted(set(changes.deleted) & base_tests)
     extra = {
         "resolution": verdict.status, "resolved": verdict.resolved,
         "f2p": verdict.f2p.to_dict(), "p2p": verdict.p2p.to_dict(),
         "model_patch": changes.patch[:_PATCH_LIMIT], "files_changed": sorted(changes.added + changes.deleted
                                                                            + changes.modified),
-        "edited_tests": sorted(set(changes.modified) & base_tests),
-        "deleted_tests": sorted(set(changes.deleted) & base_tests),
+        "edited_tests": sorted((set(changes.modified) & base_tests) | (set(config_reset) - set(deleted_tests))),
+        "deleted_tests": deleted_tests,
         "skipped_tests": changes.skip_markers + skipped,
         "network_attempts": [f"{e.get('host', e.get('detail', ''))}:{e.get('port', '')} ({e.get('action', '')})"
                              for e in network_events(all_events)],

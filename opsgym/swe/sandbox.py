@@ -14,6 +14,11 @@ set above the user's current process count. The launcher also sets the CPU, addr
 the command, and records processes left behind; when it exits the PID namespace ends and the kernel kills them. On
 timeout the host kills bwrap's process group; ``--die-with-parent`` then takes the namespace down.
 
+Memory: each process is capped by RLIMIT_AS; where a memory cgroup can be made (:mod:`opsgym.swe.cgroup`) a
+command's processes are also capped together (:attr:`Sandbox.memory_scope`). Before each command the host gives the
+workspace root back the mode bubblewrap needs to enter it and makes a fresh events folder, so nothing a previous
+command did to either (``chmod 000 /workspace``, a symlink or FIFO as the events file) can fail the next one.
+
 ``unsafe-local`` runs commands directly (limits and timeout only, no isolation) for machines without bubblewrap,
 and only when asked for by name.
 """
@@ -28,6 +33,7 @@ import re
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from opsgym.errors import SandboxUnavailableError
+from opsgym.swe.cgroup import MemoryCgroup
 from opsgym.swe.workspace import process_start_time, remove_tree, workspace_root
 
 __all__ = ["BACKENDS", "Limits", "Sandbox", "SandboxResult", "network_events"]
@@ -56,7 +63,12 @@ _uids = itertools.count()
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-command limits (``backend_options`` keys of the same names override them)."""
+    """Per-command limits (``backend_options`` keys of the same names override them).
+
+    ``memory_mb`` caps each process's address space (RLIMIT_AS), so a command of ``nproc`` processes could hold up to
+    ``nproc × memory_mb``; where a memory cgroup can be made it also caps all of a command's processes together
+    (``Sandbox.memory_scope == "command"``).
+    """
 
     timeout_s: float = 60.0
     cpu_s: int = 120
@@ -120,6 +132,26 @@ def _python_dirs(python: str) -> tuple[str, ...]:
     return tuple(sorted(d for d in dirs if not d.startswith(("/usr/", "/etc/")) and d != "/usr"))
 
 
+def _make_enterable(workdir: Path) -> None:
+    """Give the working folder back ``rwxr-xr-x`` at least: bubblewrap must enter it, whatever a command did to it."""
+    st = os.lstat(workdir)
+    if stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) & 0o755 != 0o755:
+        os.chmod(workdir, stat.S_IMODE(st.st_mode) | 0o755)
+
+
+def _read_regular(path: Path) -> str:
+    """A file the sandbox could write, read only if it is a regular file (never a link, FIFO or device), capped."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return ""
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(_OUTPUT_LIMIT).decode("utf-8", errors="replace")
+
+
 def _user_process_count(uid: int) -> int:
     count = 0
     for name in os.listdir("/proc"):
@@ -159,6 +191,7 @@ class Sandbox:
         if self.owner:
             os.chown(self._dir / "events", *self.owner)
         self._finalizer = weakref.finalize(self, remove_tree, self._dir)
+        self._memory = MemoryCgroup.create(f"sbx{uid}")
         if backend == "unsafe-local":
             warnings.warn("SWE sandbox backend 'unsafe-local': the agent's commands run UNISOLATED on this machine "
                           "(no network, filesystem or user isolation; only resource limits)", RuntimeWarning,
@@ -167,6 +200,11 @@ class Sandbox:
             self._probe()
 
     # ------------------------------------------------------------------------------------------------- public
+    @property
+    def memory_scope(self) -> str:
+        """``"command"`` when ``memory_mb`` caps a command's processes together, ``"process"`` when each one alone."""
+        return "command" if self._memory is not None else "process"
+
     def run(self, argv: list[str], *, workdir: Path, timeout_s: float | None = None, stdin: str | None = None,
             limits: Limits | None = None) -> SandboxResult:
         """Run ``argv`` with ``workdir`` as the writable current directory; never raises for what the command does.
@@ -176,8 +214,12 @@ class Sandbox:
         """
         limits = limits or self.limits
         timeout = timeout_s or limits.timeout_s
-        events_file = self._dir / "events" / "events.jsonl"
-        events_file.unlink(missing_ok=True)
+        events_file = self._fresh_events() / "events.jsonl"
+        _make_enterable(workdir)
+        oom_before = 0
+        if self._memory is not None:
+            self._memory.set_limit(limits.memory_mb)
+            oom_before = self._memory.oom_kills()
         ready_r, ready_w = os.pipe()
         full = self._command(argv, workdir, limits, ready_w)
         env = self._env(workdir)
@@ -185,7 +227,8 @@ class Sandbox:
         try:
             proc = subprocess.Popen(full, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-                                    cwd=workdir if self.backend == "unsafe-local" else None, pass_fds=(ready_w,))
+                                    cwd=workdir if self.backend == "unsafe-local" else None, pass_fds=(ready_w,),
+                                    preexec_fn=self._memory.join if self._memory is not None else None)
         finally:
             os.close(ready_w)
         if stdin is not None:
@@ -207,11 +250,16 @@ class Sandbox:
         result = SandboxResult(rc, out.decode(errors="replace"), err.decode(errors="replace"),
                                time.monotonic() - started, timed_out, started=launched)
         result.events = self._events(events_file, result, limits, timeout)
+        if self._memory is not None and self._memory.oom_kills() > oom_before \
+                and not any(e.get("event") == "memory-limit" for e in result.events):
+            result.events.append({"event": "memory-limit", "limit_mb": limits.memory_mb, "scope": "command"})
         return result
 
     def close(self) -> None:
-        """Remove the sandbox's scratch folder (idempotent)."""
+        """Remove the sandbox's scratch folder and memory cgroup (idempotent)."""
         self._finalizer()
+        if self._memory is not None:
+            self._memory.close()
 
     # ----------------------------------------------------------------------------------------------- internals
     def _probe(self) -> None:
@@ -222,6 +270,15 @@ class Sandbox:
         if not probe.started or probe.returncode != 0:
             raise SandboxUnavailableError(f"bubblewrap cannot start a sandbox here (exit {probe.returncode}: "
                                           f"{probe.stderr.strip()[:300]}); {INSTALL_HINT}")
+
+    def _fresh_events(self) -> Path:
+        """An empty events folder (the command may leave anything in the one it can write)."""
+        folder = self._dir / "events"
+        remove_tree(folder)
+        folder.mkdir()
+        if self.owner:
+            os.chown(folder, *self.owner)
+        return folder
 
     def _env(self, workdir: Path) -> dict[str, str]:
         inside = self.backend == "bwrap"
@@ -302,14 +359,13 @@ class Sandbox:
     @staticmethod
     def _events(path: Path, result: SandboxResult, limits: Limits, timeout: float) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        if path.is_file():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines()[:200]:
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(item, dict):
-                    events.append(item)
+        for line in _read_regular(path).splitlines()[:200]:
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(item, dict):
+                events.append(item)
         if result.timed_out:
             events.append({"event": "timeout", "limit_s": timeout})
         signals = {128 + signal.SIGXCPU: ("cpu-limit", limits.cpu_s), 128 + signal.SIGXFSZ: ("file-size-limit",

@@ -24,13 +24,14 @@ from opsgym.scenario import ActionResult, Evaluation, Tool
 from opsgym.swe import tools
 from opsgym.swe.catalog import base_tree
 from opsgym.swe.evaluate import grade, test_snapshot, tree_changes
+from opsgym.swe.grading_tree import PYTEST
 from opsgym.swe.sandbox import Limits, Sandbox, SandboxResult, network_events
 from opsgym.swe.workspace import Workspace, iter_files
 
 __all__ = ["SWEScenario"]
 
 OUTPUT_TAIL = 12_000
-PYTEST_ARGS = ("-m", "pytest", "-rA", "-v", "--tb=short", "-p", "no:cacheprovider",
+PYTEST_ARGS = (*PYTEST, "-rA", "-v", "--tb=short", "-p", "no:cacheprovider",
                 "-o", "console_output_style=classic")
 
 TOOLS: tuple[Tool, ...] = (
@@ -43,6 +44,10 @@ TOOLS: tuple[Tool, ...] = (
     Tool("run", "run COMMAND", "run a shell command in the sandbox (no network); `run python` + lines runs code"),
     Tool("diff", "diff", "show your changes as a patch"),
 )
+
+
+HOST_TOOLS = frozenset({"open", "search", "find", "edit", "create", "diff"})
+"""Actions the host carries out on the workspace itself (the others run in the sandbox)."""
 
 
 def _tail(text: str, limit: int = OUTPUT_TAIL) -> str:
@@ -106,6 +111,11 @@ class SWEScenario:
             if handler is None:
                 raise tools.ToolError("unknown action; " + "; ".join(t.usage for t in self.tools))
             return handler(action)
+        except OSError as exc:  # the host-side file tools on a tree the agent shaped (a name too long, no access)
+            if verb not in HOST_TOOLS:
+                raise
+            return ActionResult(f"{verb}: {exc.strerror or exc}", "invalid", verb, ok=False,
+                                error=exc.strerror or str(exc), sim_cost_s=0.0)
         except tools.ToolError as exc:
             return ActionResult(f"{verb}: {exc}", "invalid", verb, ok=False, error=str(exc).splitlines()[0],
                                 sim_cost_s=0.0)

@@ -2,8 +2,9 @@
 
 These only read and write files, so they need no sandbox; what they must never do is leave the workspace. Every
 path is resolved with symlinks followed and refused unless it stays under the workspace (a link the agent made with
-``run ln -s /etc x`` cannot be opened or written through). No sandboxed process outlives its command, so nothing can
-swap a path between this check and the use. Files are read and written with ``surrogateescape`` so bytes that are not
+``run ln -s /etc x`` cannot be opened or written through), and only regular files are read or written (a FIFO the
+agent made would block the host forever). No sandboxed process outlives its command, so nothing can swap a path
+between these checks and the use. Files are read and written with ``surrogateescape`` so bytes that are not
 UTF-8 survive an edit elsewhere in the file.
 """
 
@@ -101,6 +102,9 @@ def open_path(root: Path, args: list[str]) -> ToolReply:
     if path.is_dir():
         entries = sorted(e.name + ("/" if e.is_dir() else "") for e in path.iterdir() if e.name != "__pycache__")
         return ToolReply(f"[Directory: {name}]\n" + "\n".join(entries), {"path": name})
+    if not path.is_file():
+        raise ToolError(f"{name!r} is not a regular file or a directory (a FIFO, socket or device); it cannot be "
+                        "opened here, look at it with `run ls -l`")
     line = int(args[1]) if len(args) == 2 else 1
     return ToolReply(_window(name, _read(path), line), {"path": name})
 

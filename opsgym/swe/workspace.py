@@ -4,7 +4,11 @@ Measured on the 2-core VM (``benchmarks/bench_swe.py`` prints the numbers for th
 the fastest way to a private tree for trees of this size; ``git worktree`` pays for git's bookkeeping, and overlayfs,
 though cheapest to create, exists only inside the mount namespace that mounted it, so the host-side tools (``open``,
 ``edit``, ``diff``, grading) could not read it. Hard links were ruled out: an in-place write through a hard link
-would change the catalog. So: ``shutil.copytree`` (symlinks kept as links), then ``chown`` to the sandbox's user.
+would change the catalog. So: a plain copy (:func:`copy_tree`), then ``chown`` to the sandbox's user.
+
+The host reads and copies trees the agent has shaped, so nothing here follows a symlink (a link is listed and copied
+as a link), opens a FIFO, socket or device (a reader would block, a copy would fail: they are left out), or recurses
+on the tree's depth (an agent can nest folders thousands deep).
 
 Every workspace lives under :func:`workspace_root` in a folder named ``<pid>-<process start time>-<random>``; a new
 workspace first removes folders whose process is gone, so a crashed run (SIGKILL, OOM) leaves nothing behind for long.
@@ -26,7 +30,9 @@ from pathlib import Path
 __all__ = [
     "IGNORED_DIRS",
     "Workspace",
+    "copy_tree",
     "iter_files",
+    "parents_are_real",
     "process_start_time",
     "remove_tree",
     "sweep_stale",
@@ -62,21 +68,50 @@ def _owner_alive(name: str) -> bool:
     return pid.isdigit() and process_start_time(int(pid)) == started
 
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def remove_tree(path: Path) -> None:
-    """Remove a tree the sandbox may have made unreadable (``chmod 000``) without following its symlinks."""
-    def fix(func, p, _exc):
-        try:
-            parent = os.path.dirname(p)
-            os.chmod(parent, stat.S_IRWXU)
-            if os.path.isdir(p) and not os.path.islink(p):
-                os.chmod(p, stat.S_IRWXU)
-            func(p)
-        except FileNotFoundError:
-            pass
-    if path.is_symlink() or path.is_file():
+    """Remove a file or tree without following its symlinks, whatever the sandbox did to it.
+
+    Folder modes (``chmod 000``) are undone on the way down, and the walk holds one folder open at a time, relative to
+    its parent, so neither nesting depth nor path length stops it (``shutil.rmtree`` recurses once per level).
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
         path.unlink(missing_ok=True)
-    elif path.exists():
-        shutil.rmtree(path, onerror=fix)
+        return
+    os.chmod(path, stat.S_IRWXU)
+    names: list[str] = []
+    fd = os.open(path, _DIR_FLAGS)
+    try:
+        while True:
+            child = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                os.chmod(child, stat.S_IRWXU, dir_fd=fd)
+                inner = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+                names.append(child)
+            elif names:
+                outer = os.open("..", _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = outer
+                os.rmdir(names.pop(), dir_fd=fd)
+            else:
+                break
+    finally:
+        os.close(fd)
+    os.rmdir(path)
 
 
 def sweep_stale(root: Path | None = None) -> list[Path]:
@@ -90,22 +125,90 @@ def sweep_stale(root: Path | None = None) -> list[Path]:
     return removed
 
 
+def _compiled(name: str) -> bool:
+    return name.endswith((".pyc", ".pyo"))
+
+
 def iter_files(root: Path) -> Iterator[str]:
-    """Relative paths of the files and symlinks under ``root`` (skipping :data:`IGNORED_DIRS`; links not followed)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS and d not in links)
-        rel = os.path.relpath(dirpath, root)
-        for name in sorted(filenames + links):
-            if not name.endswith((".pyc", ".pyo")):
-                yield name if rel == "." else f"{rel}/{name}"
+    """Relative paths of the regular files and symlinks under ``root``, folder by folder in name order.
+
+    Skips :data:`IGNORED_DIRS`, compiled files and special files (FIFOs, sockets, devices); links are listed, never
+    followed; folders that cannot be read are passed over.
+    """
+    stack = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in IGNORED_DIRS:
+                    subdirs.append((entry.path, f"{prefix}{entry.name}/"))
+            elif (entry.is_symlink() or entry.is_file(follow_symlinks=False)) and not _compiled(entry.name):
+                yield prefix + entry.name
+        stack.extend(reversed(subdirs))
+
+
+def parents_are_real(root: Path, rel: str) -> bool:
+    """Whether every folder on the way from ``root`` to ``rel`` is a real folder (no symlink, nothing missing)."""
+    real_root = os.path.realpath(root)
+    parent = os.path.normpath(os.path.join(real_root, os.path.dirname(rel)))
+    inside = parent == real_root or parent.startswith(real_root + os.sep)
+    return inside and os.path.realpath(parent) == parent and os.path.isdir(parent)
+
+
+def copy_tree(source: Path, dest: Path) -> list[str]:
+    """Copy ``source`` to a new folder ``dest``: links as links, special and unreadable entries left out (returned).
+
+    Tool residue (:data:`IGNORED_DIRS`, compiled files) is not copied. Folders keep their mode plus ``rwx`` for their
+    owner, so whoever owns the copy can always reset files in it.
+    """
+    left_out: list[str] = []
+    os.mkdir(dest)
+    folders, stack = [(str(source), str(dest))], [(str(source), str(dest), "")]
+    while stack:
+        src, dst, prefix = stack.pop()
+        try:
+            with os.scandir(src) as it:
+                entries = list(it)
+        except OSError:
+            left_out.append(prefix or ".")
+            continue
+        for entry in entries:
+            if entry.name in IGNORED_DIRS or _compiled(entry.name):
+                continue
+            target = os.path.join(dst, entry.name)
+            try:
+                if entry.is_symlink():
+                    os.symlink(os.readlink(entry.path), target)
+                elif entry.is_dir(follow_symlinks=False):
+                    os.mkdir(target)
+                    folders.append((entry.path, target))
+                    stack.append((entry.path, target, f"{prefix}{entry.name}/"))
+                elif entry.is_file(follow_symlinks=False):
+                    shutil.copy2(entry.path, target, follow_symlinks=False)
+                else:
+                    left_out.append(prefix + entry.name)
+            except OSError:
+                left_out.append(prefix + entry.name)
+    for src, dst in reversed(folders):
+        os.chmod(dst, stat.S_IMODE(os.lstat(src).st_mode) | stat.S_IRWXU)
+    return left_out
 
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
     os.chown(path, uid, gid, follow_symlinks=False)
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+    stack = [str(path)]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for entry in it:
+                os.chown(entry.path, uid, gid, follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
 
 
 class Workspace:
@@ -130,8 +233,9 @@ class Workspace:
         self.copy_from(self.base, self.path)
 
     def copy_from(self, source: Path, dest: Path) -> Path:
-        """Copy ``source`` to ``dest`` (inside this workspace's folder) and hand it to the sandbox's user."""
-        shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(*IGNORED_DIRS, "*.pyc"))
+        """Copy ``source`` to ``dest`` (inside this workspace's folder, with :func:`copy_tree`) and hand it to the
+        sandbox's user."""
+        copy_tree(source, dest)
         if self.owner is not None:
             _chown_tree(dest, *self.owner)
         return dest

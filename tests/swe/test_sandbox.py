@@ -159,3 +159,46 @@ def test_unsafe_local_mode_is_explicit_and_loud(tmp_path):
     assert result.stdout.strip() == str(tmp_path)
     with pytest.raises(SandboxUnavailableError, match="unknown SWE sandbox backend"):
         Sandbox("docker")
+
+
+def test_memory_limit_caps_a_commands_processes_together(tmp_path):
+    box = Sandbox("bwrap", limits=Limits(memory_mb=200, timeout_s=60))
+    if box.memory_scope != "command":
+        box.close()
+        pytest.skip("no memory cgroup can be made here (needs root or a delegated cgroup v2): the limit is per process")
+    code = ("import os\nready_r, ready_w = os.pipe()\nhold_r, hold_w = os.pipe()\nkids = []\n"
+            "for _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        os.close(ready_r)\n        os.close(hold_w)\n"
+            "        block = bytearray(150 << 20)\n        block[::4096] = b'x' * len(block[::4096])\n"
+            "        os.write(ready_w, b'r')\n        os.close(ready_w)\n        os.read(hold_r, 1)\n"
+            "        os._exit(0)\n    kids.append(pid)\nos.close(ready_w)\n"
+            "while os.read(ready_r, 1):\n    pass\n"  # EOF: every child has allocated and signalled, or died
+            "os.close(hold_w)\n"
+            "print([os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in kids])\n")
+    try:
+        result = box.run([box.python, "-c", code], workdir=tmp_path)
+    finally:
+        box.close()
+    codes = [int(c) for c in result.stdout.strip().strip("[]").split(",")]
+    assert len(codes) == 4 and codes.count(-9) >= 1, result.output  # 4 x 150 MiB cannot all live under 200 MiB
+    assert {"event": "memory-limit", "limit_mb": 200, "scope": "command"} in result.events
+
+
+def test_the_events_file_cannot_be_swapped_for_a_link_a_fifo_or_a_folder(sandbox, workdir, tmp_path):
+    host_file = tmp_path / "host.jsonl"
+    host_file.write_text('{"event": "read-from-the-host"}\n')
+    swaps = [f"ln -sf {host_file} /run/opsgym/events.jsonl", "rm -f /run/opsgym/events.jsonl; mkfifo "
+             "/run/opsgym/events.jsonl", "rm -f /run/opsgym/events.jsonl; mkdir /run/opsgym/events.jsonl",
+             "chmod 000 /run/opsgym"]
+    for swap in swaps:
+        result = sandbox.run(["/bin/sh", "-c", swap], workdir=workdir)
+        assert result.returncode == 0 and result.started, (swap, result.output)
+        assert all(e["event"] != "read-from-the-host" for e in result.events), swap
+    after = sandbox.run(["/bin/echo", "fine"], workdir=workdir)
+    assert after.stdout == "fine\n" and after.started
+
+
+def test_a_workdir_the_last_command_locked_is_entered_again(sandbox, workdir):
+    assert sandbox.run(["/bin/chmod", "000", "/workspace"], workdir=workdir).returncode == 0
+    after = sandbox.run(["/bin/sh", "-c", "echo fine > f && cat f"], workdir=workdir)
+    assert after.started and after.stdout == "fine\n", after.output

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from opsgym.swe.workspace import Workspace, sweep_stale
+from opsgym.swe.workspace import Workspace, copy_tree, iter_files, parents_are_real, remove_tree, sweep_stale
 
 from .conftest import FIXTURES
 
@@ -69,3 +69,48 @@ def test_a_crashed_runs_workspace_is_swept_by_the_next_one(own_root):
     ws = Workspace(BASE)  # creating a workspace sweeps
     assert not os.path.exists(path)
     ws.close()
+
+
+def test_copies_and_listings_keep_links_as_links_and_leave_special_files_out(tmp_path):
+    src = tmp_path / "src"
+    (src / "pkg").mkdir(parents=True)
+    (src / "pkg" / "a.py").write_text("a = 1\n")
+    (src / "__pycache__").mkdir()
+    (src / "pkg" / "a.cpython-311.pyc").write_bytes(b"\0")
+    os.mkfifo(src / "pkg" / "pipe")
+    os.symlink("/etc", src / "etc-link")
+    os.symlink("a.py", src / "pkg" / "alias.py")
+    assert list(iter_files(src)) == ["etc-link", "pkg/a.py", "pkg/alias.py"]
+    dest = tmp_path / "dest"
+    assert copy_tree(src, dest) == ["pkg/pipe"]
+    assert list(iter_files(dest)) == ["etc-link", "pkg/a.py", "pkg/alias.py"]
+    assert os.readlink(dest / "etc-link") == "/etc" and os.readlink(dest / "pkg" / "alias.py") == "a.py"
+    assert sorted(os.listdir(dest)) == ["etc-link", "pkg"]
+
+
+def test_parents_are_real_only_without_a_symlink_or_a_climb_on_the_way(tmp_path):
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    assert parents_are_real(tmp_path, "real/x.py") and parents_are_real(tmp_path, "top.py")
+    assert not parents_are_real(tmp_path, "link/x.py")
+    assert not parents_are_real(tmp_path, "missing/x.py")
+    assert not parents_are_real(tmp_path / "real", "../x.py") and parents_are_real(tmp_path / "real", "../real/x.py")
+
+
+def test_a_tree_nested_past_the_recursion_limit_and_path_max_is_removed_without_following_links(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("host\n")
+    top = tmp_path / "deep"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(2500):  # 5000 characters of path: deeper than PATH_MAX and the recursion limit
+        os.mkdir("d", dir_fd=fd)
+        os.symlink(str(outside), "link", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.chmod(fd, 0)
+    os.close(fd)
+    remove_tree(top)
+    assert not top.exists() and (outside / "keep").read_text() == "host\n"
