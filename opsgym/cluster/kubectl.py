@@ -288,8 +288,12 @@ def parse(action: str, *, default_namespace: str = "default") -> ParsedCommand:
 
 
 def _is_zero(value: str) -> bool:
-    text = value.strip().lstrip("+")
-    return text.isdigit() and int(text) == 0
+    """Whether kubectl reads ``value`` as 0: Go's ``ParseInt(s, 0, 64)`` takes a sign, ``0x``/``0o``/``0b`` and
+    ``_`` separators, so ``-0``, ``00`` and ``0x0`` are all zero."""
+    text = value.strip().lstrip("+-").replace("_", "")
+    if text[:2].lower() in ("0x", "0o", "0b"):
+        text = text[2:]
+    return bool(text) and set(text) == {"0"}
 
 
 def _note_flags(command: ParsedCommand, flags: dict[str, list[str]], positionals: list[str]) -> None:

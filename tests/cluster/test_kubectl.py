@@ -43,6 +43,10 @@ def targets(action: str) -> list[tuple[str, str, str]]:
     ("kubectl scale deploy cart --replicas=0 -n shop", "destructive", "kubectl scale"),
     ("kubectl scale deploy cart --replicas 0 -n shop", "destructive", "kubectl scale"),
     ("kubectl scale deploy cart --replicas=00 -n shop", "destructive", "kubectl scale"),
+    ("kubectl scale deploy cart --replicas=-0 -n shop", "destructive", "kubectl scale"),
+    ("kubectl scale deploy cart --replicas=0x0 -n shop", "destructive", "kubectl scale"),
+    ("kubectl scale deploy cart --replicas=0x10 -n shop", "mutate", "kubectl scale"),
+    ("kubectl delete pod cart-7d9 --grace-period=-0 -n shop", "destructive", "kubectl delete"),
     ("kubectl delete deploy cart -n shop --dry-run=server", "read", "kubectl delete"),
 ])
 def test_verbs_are_classified(action, cls, verb):
