@@ -25,7 +25,7 @@ from opsgym.errors import BackendUnavailableError
 from opsgym.outcome import ActionClass, Target
 from opsgym.scenario import ActionResult
 
-__all__ = ["KIND_ALIASES", "Kubectl", "ParsedCommand", "Rejected", "find_kubectl", "parse"]
+__all__ = ["KIND_ALIASES", "Kubectl", "ParsedCommand", "Rejected", "find_kubectl", "go_int", "parse"]
 
 KIND_ALIASES: dict[str, str] = {}
 for _kind, _names in {
@@ -287,13 +287,43 @@ def parse(action: str, *, default_namespace: str = "default") -> ParsedCommand:
     return command
 
 
-def _is_zero(value: str) -> bool:
-    """Whether kubectl reads ``value`` as 0: Go's ``ParseInt(s, 0, 64)`` takes a sign, ``0x``/``0o``/``0b`` and
-    ``_`` separators, so ``-0``, ``00`` and ``0x0`` are all zero."""
-    text = value.strip().lstrip("+-").replace("_", "")
-    if text[:2].lower() in ("0x", "0o", "0b"):
-        text = text[2:]
-    return bool(text) and set(text) == {"0"}
+_GO_BASES = {"x": 16, "o": 8, "b": 2}
+_GO_DIGITS = "0123456789abcdef"
+
+
+def _underscores_ok(digits: str, prefixed: bool) -> bool:
+    """Go's rule for ``_`` in a base-0 literal: only between digits, or between a base prefix and a digit."""
+    saw = "0" if prefixed else "^"
+    for char in digits:
+        if char == "_":
+            if saw != "0":
+                return False
+            saw = "_"
+        else:
+            saw = "0"
+    return saw != "_"
+
+
+def go_int(text: str) -> int | None:
+    """The integer Go's ``strconv.ParseInt(text, 0, 64)`` reads, or None where it reports a syntax error.
+
+    kubectl reads integer flags (``--replicas``, ``--grace-period``) this way, and its YAML reader resolves plain
+    integers the same way, so ``-0``, ``+0``, ``00``, ``0x0``, ``0o0``, ``0b0`` and ``0_0`` all mean 0; a leading
+    ``0`` alone makes the rest octal (``010`` is 8, ``08`` is an error). A rule that compares the text to ``"0"``
+    misses all of these.
+    """
+    body = text[1:] if text[:1] in ("+", "-") else text
+    base, prefixed = 10, False
+    if body[:1] == "0":
+        if len(body) >= 3 and body[1].lower() in _GO_BASES:
+            base, body, prefixed = _GO_BASES[body[1].lower()], body[2:], True
+        else:
+            base = 8  # the leading 0 stays a digit: "0" and "00" are both 0
+    allowed = _GO_DIGITS[:base] + "_"
+    if not body or any(c not in allowed for c in body.lower()) or not _underscores_ok(body, prefixed):
+        return None
+    value = int(body.replace("_", ""), base)
+    return -value if text[:1] == "-" else value
 
 
 def _note_flags(command: ParsedCommand, flags: dict[str, list[str]], positionals: list[str]) -> None:
@@ -302,11 +332,11 @@ def _note_flags(command: ParsedCommand, flags: dict[str, list[str]], positionals
     for name in ("--force", "--now", "--all", "--all-namespaces", "--overwrite"):
         if name in flags and flags[name][-1] != "false":
             notes.append(name)
-    if any(_is_zero(v) for v in flags.get("--grace-period", [])):
+    if any(go_int(v) == 0 for v in flags.get("--grace-period", [])):
         notes.append("--grace-period=0")
     if "--cascade" in flags:
         notes.append(f"--cascade={flags['--cascade'][-1]}")
-    if command.verb == "kubectl scale" and any(_is_zero(v) for v in flags.get("--replicas", [])):
+    if command.verb == "kubectl scale" and any(go_int(v) == 0 for v in flags.get("--replicas", [])):
         notes.append("--replicas=0")
     patches = [_load_patch(p) for p in flags.get("--patch", [])]
     if patches:
