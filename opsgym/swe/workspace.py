@@ -24,7 +24,7 @@ import stat
 import tempfile
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = [
@@ -129,12 +129,11 @@ def _compiled(name: str) -> bool:
     return name.endswith((".pyc", ".pyo"))
 
 
-def iter_files(root: Path) -> Iterator[str]:
-    """Relative paths of the regular files and symlinks under ``root``, folder by folder in name order.
-
-    Skips :data:`IGNORED_DIRS`, compiled files and special files (FIFOs, sockets, devices); links are listed, never
-    followed; folders that cannot be read are passed over.
-    """
+def _walk(root: Path, prune: Callable[[os.DirEntry], bool], unreadable: list[str] | None = None
+          ) -> Iterator[tuple[os.DirEntry, str]]:
+    """``(entry, relative path)`` under ``root``: a folder's entries in name order, then its subfolders', depth
+    first, without recursion (an agent can nest folders thousands deep) and without following links. ``prune``
+    drops an entry (and, for a folder, all below it); folders that cannot be read go to ``unreadable``."""
     stack = [(str(root), "")]
     while stack:
         folder, prefix = stack.pop()
@@ -142,15 +141,37 @@ def iter_files(root: Path) -> Iterator[str]:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
+            if unreadable is not None:
+                unreadable.append(prefix or ".")
             continue
         subdirs = []
         for entry in entries:
+            if prune(entry):
+                continue
+            yield entry, prefix + entry.name
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in IGNORED_DIRS:
-                    subdirs.append((entry.path, f"{prefix}{entry.name}/"))
-            elif (entry.is_symlink() or entry.is_file(follow_symlinks=False)) and not _compiled(entry.name):
-                yield prefix + entry.name
+                subdirs.append((entry.path, f"{prefix}{entry.name}/"))
         stack.extend(reversed(subdirs))
+
+
+def _residue(entry: os.DirEntry) -> bool:
+    """Tool residue a copy leaves out: anything named like :data:`IGNORED_DIRS`, and compiled files."""
+    return entry.name in IGNORED_DIRS or _compiled(entry.name)
+
+
+def _ignored_dir(entry: os.DirEntry) -> bool:
+    return entry.is_dir(follow_symlinks=False) and entry.name in IGNORED_DIRS
+
+
+def iter_files(root: Path) -> Iterator[str]:
+    """Relative paths of the regular files and symlinks under ``root``, folder by folder in name order.
+
+    Skips :data:`IGNORED_DIRS`, compiled files and special files (FIFOs, sockets, devices); links are listed, never
+    followed; folders that cannot be read are passed over.
+    """
+    for entry, rel in _walk(root, _ignored_dir):
+        if (entry.is_symlink() or entry.is_file(follow_symlinks=False)) and not _compiled(entry.name):
+            yield rel
 
 
 def parents_are_real(root: Path, rel: str) -> bool:
@@ -169,32 +190,26 @@ def copy_tree(source: Path, dest: Path) -> list[str]:
     """
     left_out: list[str] = []
     os.mkdir(dest)
-    folders, stack = [(str(source), str(dest))], [(str(source), str(dest), "")]
-    while stack:
-        src, dst, prefix = stack.pop()
-        try:
-            with os.scandir(src) as it:
-                entries = list(it)
-        except OSError:
-            left_out.append(prefix or ".")
+    folders = [(str(source), str(dest))]
+    failed: set[str] = set()  # folders not created: nothing below them is copied
+    for entry, rel in _walk(source, _residue, left_out):
+        if rel.rpartition("/")[0] in failed:
+            failed.add(rel)
             continue
-        for entry in entries:
-            if entry.name in IGNORED_DIRS or _compiled(entry.name):
-                continue
-            target = os.path.join(dst, entry.name)
-            try:
-                if entry.is_symlink():
-                    os.symlink(os.readlink(entry.path), target)
-                elif entry.is_dir(follow_symlinks=False):
-                    os.mkdir(target)
-                    folders.append((entry.path, target))
-                    stack.append((entry.path, target, f"{prefix}{entry.name}/"))
-                elif entry.is_file(follow_symlinks=False):
-                    shutil.copy2(entry.path, target, follow_symlinks=False)
-                else:
-                    left_out.append(prefix + entry.name)
-            except OSError:
-                left_out.append(prefix + entry.name)
+        target = os.path.join(dest, rel)
+        try:
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir(follow_symlinks=False):
+                os.mkdir(target)
+                folders.append((entry.path, target))
+            elif entry.is_file(follow_symlinks=False):
+                shutil.copy2(entry.path, target, follow_symlinks=False)
+            else:
+                left_out.append(rel)
+        except OSError:
+            left_out.append(rel)
+            failed.add(rel)
     for src, dst in reversed(folders):
         os.chmod(dst, stat.S_IMODE(os.lstat(src).st_mode) | stat.S_IRWXU)
     return left_out
@@ -202,13 +217,8 @@ def copy_tree(source: Path, dest: Path) -> list[str]:
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
     os.chown(path, uid, gid, follow_symlinks=False)
-    stack = [str(path)]
-    while stack:
-        with os.scandir(stack.pop()) as it:
-            for entry in it:
-                os.chown(entry.path, uid, gid, follow_symlinks=False)
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+    for entry, _ in _walk(path, lambda _entry: False):
+        os.chown(entry.path, uid, gid, follow_symlinks=False)
 
 
 class Workspace:
