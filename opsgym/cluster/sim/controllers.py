@@ -259,14 +259,14 @@ class CoreControllers:
             name = body["metadata"]["name"]
             current = self.store.get("endpointslices", namespace, name)
             if current is None:
-                self.engine.api.create(lookup("endpointslices"), namespace, body)
+                current, _ = self.engine.api.create(lookup("endpointslices"), namespace, body)
             elif any(current.get(k) != body.get(k) for k in ("endpoints", "ports")) or \
                     current["metadata"].get("labels") != body["metadata"]["labels"]:
                 fresh = {k: v for k, v in revised(current).items() if k != "ports"} | \
                     {k: body[k] for k in ("endpoints", "ports") if k in body}
                 fresh["metadata"]["labels"] = body["metadata"]["labels"]
-                self.store.put("endpointslices", fresh)
-            kept[(namespace, name)] = self.store.get("endpointslices", namespace, name)["metadata"]["resourceVersion"]
+                current = self.store.put("endpointslices", fresh)
+            kept[(namespace, name)] = current["metadata"]["resourceVersion"]
         self._slices_written[memo_key] = (inputs, kept)
         return set(kept)
 
