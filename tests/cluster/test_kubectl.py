@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsgym.cluster.kubectl import DENIED_FLAGS, Kubectl, Rejected, parse
+from opsgym.cluster.kubectl import DENIED_FLAGS, STREAMING_FLAGS, Kubectl, Rejected, parse
+from opsgym.cluster.pflag import parse_args, resolve
 from opsgym.errors import BackendUnavailableError
 
 
@@ -119,12 +120,18 @@ def test_short_flags_take_attached_values_even_with_equals_signs(action):
     assert command.namespace == "shop" and command.cls == "read"
 
 
-def test_leading_global_flags_move_after_the_verb():
-    assert parse("kubectl -n shop -o wide get pods").argv == ["get", "pods", "-n", "shop", "-o", "wide"]
+def test_leading_global_flags_stay_with_the_arguments_after_the_verb():
+    """cobra removes only the command word; kubectl then reads the rest in their written order, and so do we."""
+    command = parse("kubectl -n shop -o wide get pods")
+    assert command.argv == ["get", "-n", "shop", "-o", "wide", "pods"]
+    assert command.namespace == "shop" and command.targets[0].kind == "Pod"
 
 
-def test_rollout_status_never_watches():
-    assert parse("kubectl rollout status deploy/cart -n shop").argv[-1] == "--watch=false"
+@pytest.mark.parametrize("action", ["kubectl rollout status deploy/cart -n shop",
+                                    "kubectl rollout status -n shop -- deploy/cart"])
+def test_rollout_status_never_watches(action):
+    """``--watch=false`` goes right after the command words: appended after a ``--`` it would be a positional."""
+    assert parse(action).argv[:3] == ["rollout", "status", "--watch=false"]
 
 
 @pytest.mark.parametrize("action, says", [
@@ -201,9 +208,9 @@ def test_generated_commands_are_either_rejected_or_safe(verb, words):
         return
     assert command.argv[0] in {"get", "describe", "logs", "delete", "scale", "patch", "set", "rollout", "label", "top"}
     assert command.cls in ("read", "mutate", "destructive")
-    for arg in command.argv:
-        assert arg.partition("=")[0] not in DENIED_FLAGS
-        assert arg not in ("-w", "--watch", "-f", "--follow")
+    kubectl_sees, words, rest = resolve(command.argv)  # read back as kubectl will read it
+    _, uses = parse_args(kubectl_sees, rest)
+    assert not {u.flag.name for u in uses} & (DENIED_FLAGS | STREAMING_FLAGS)
 
 
 @settings(max_examples=500, deadline=None)
@@ -232,7 +239,7 @@ def fake_kubectl(tmp_path: Path) -> Path:
 
 
 def test_commands_run_as_an_argv_with_only_the_backend_kubeconfig(fake_kubectl, tmp_path):
-    kubectl = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl))
+    kubectl = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl), sandbox=False)
     result = kubectl.run("kubectl get pods -n shop -l 'app=cart;x'")
     seen = json.loads(result.observation)
     assert seen["argv"] == ["get", "pods", "-n", "shop", "-l", "app=cart;x"]
@@ -246,17 +253,18 @@ def test_commands_run_as_an_argv_with_only_the_backend_kubeconfig(fake_kubectl, 
 
 def test_kubectl_runs_outside_the_terminals_process_group(fake_kubectl, tmp_path):
     """A terminal's Ctrl-C goes to its foreground group: kubectl must not die mid-step, the runner decides."""
-    seen = json.loads(Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl)).run("kubectl get pods").observation)
+    kubectl = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl), sandbox=False)
+    seen = json.loads(kubectl.run("kubectl get pods").observation)
     assert seen["pgid"] != os.getpgrp()
 
 
 def test_a_failing_command_is_an_observation_not_an_exception(fake_kubectl, tmp_path):
-    result = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl)).run("kubectl get pods fail")
+    result = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl), sandbox=False).run("kubectl get pods fail")
     assert not result.ok and result.detail["exit_code"] == 3
 
 
 def test_a_rejected_action_costs_no_time_and_says_why(fake_kubectl, tmp_path):
-    result = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl)).run("kubectl get pods | sh")
+    result = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl), sandbox=False).run("kubectl get pods | sh")
     assert (result.cls, result.ok, result.sim_cost_s) == ("invalid", False, 0.0)
     assert result.observation.startswith("Invalid action: shell syntax")
 
@@ -277,9 +285,9 @@ def test_the_real_binary_reports_an_unreachable_server_as_output(tmp_path):
 def test_the_default_namespace_comes_from_the_kubeconfig_context(fake_kubectl, tmp_path):
     config = tmp_path / "kubeconfig"
     config.write_text("current-context: x\ncontexts: [{name: x, context: {cluster: c, namespace: shop}}]\n")
-    result = Kubectl(config, binary=str(fake_kubectl)).run("kubectl get pods")
+    result = Kubectl(config, binary=str(fake_kubectl), sandbox=False).run("kubectl get pods")
     assert [(t.kind, t.namespace) for t in result.targets] == [("Pod", "shop")]
-    assert Kubectl(tmp_path / "missing", binary=str(fake_kubectl)).default_namespace == "default"
+    assert Kubectl(tmp_path / "missing", binary=str(fake_kubectl), sandbox=False).default_namespace == "default"
 
 
 def test_a_missing_binary_is_an_infrastructure_error(tmp_path):

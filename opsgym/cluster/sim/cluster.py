@@ -9,16 +9,18 @@ It starts in milliseconds, needs no Docker, and speaks the Kubernetes REST API w
 from __future__ import annotations
 
 import atexit
+import base64
+import functools
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-import yaml
-
+from opsgym.cluster.access import write_kubeconfig
 from opsgym.cluster.base import ApiReader, Ready
+from opsgym.cluster.cleanup import private_dir, reclaim_private_dirs
 from opsgym.cluster.sim.clock import DEFAULT_EPOCH
 from opsgym.cluster.sim.engine import Engine
 from opsgym.cluster.sim.kinds import BY_KIND
@@ -33,8 +35,16 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineReader", "SimCluster"]
 
+TMP_PREFIX = "opsgym-sim-"
+"""Private folders (kubeconfig, kubectl's cache) are ``<tmp>/opsgym-sim-<pid>-<start>-<random>``."""
 READY_STEP_S = 5.0
 """Virtual seconds between checks of a ``ready`` predicate while a loaded scenario settles."""
+
+
+@functools.cache
+def _reclaim_once() -> None:
+    """Remove the private folders of earlier runs that were killed (SIGKILL skips ``close()`` and atexit)."""
+    reclaim_private_dirs(TMP_PREFIX)
 
 
 class EngineReader:
@@ -72,6 +82,8 @@ class SimCluster:
         watch_advance_s: virtual seconds a waiting watch may advance time after each write (0 disables).
         server: a private :class:`SimServer`; by default all clusters of a process share one.
         kubeconfig: where to write the kubeconfig (default: a private temporary directory).
+        token: the bearer token the API server requires (default: a fresh random one per cluster); it is in the
+            kubeconfig and the :meth:`api_client`.
     """
 
     name = "sim"
@@ -80,10 +92,11 @@ class SimCluster:
     def __init__(self, *, seed: int = 0, nodes: int = 2, epoch: float = DEFAULT_EPOCH,
                  runner: Callable[..., Any] | None = None, namespace: str = "default",
                  watch_advance_s: float = 900.0, server: SimServer | None = None,
-                 kubeconfig: str | Path | None = None):
+                 kubeconfig: str | Path | None = None, token: str | None = None):
         self.seed, self.nodes, self.epoch, self.runner = seed, nodes, epoch, runner
         self.namespace, self.watch_advance_s = namespace, watch_advance_s
         self._server, self._kubeconfig_path = server, Path(kubeconfig) if kubeconfig else None
+        self.token = token or secrets.token_urlsafe(32)
         self._tmpdir: str | None = None
         self._engine: Engine | None = None
         self._url = ""
@@ -97,20 +110,24 @@ class SimCluster:
             return
         self._engine = Engine(seed=self.seed, epoch=self.epoch, nodes=self.nodes, runner=self.runner)
         self._server = self._server or SimServer.shared()
-        self._url = self._server.register(HostedCluster(self._engine, self.watch_advance_s))
+        self._url = self._server.register(HostedCluster(self._engine, self.watch_advance_s, token=self.token))
         if self._kubeconfig_path is None:
-            self._tmpdir = tempfile.mkdtemp(prefix="opsgym-sim-")
+            _reclaim_once()
+            self._tmpdir = str(private_dir(TMP_PREFIX))
             self._kubeconfig_path = Path(self._tmpdir) / "kubeconfig"
         self._kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
-        self._kubeconfig_path.write_text(yaml.safe_dump(self._kubeconfig_doc(), sort_keys=False), encoding="utf-8")
+        write_kubeconfig(self._kubeconfig_path, self._kubeconfig_doc())
+        self._ca_path.write_text(self.certificate_pem, encoding="ascii")
         with self._engine.lock:
             self._base = self._engine.snapshot()
         atexit.register(self.close)
 
     def _kubeconfig_doc(self) -> dict[str, Any]:
+        ca = base64.b64encode(self.certificate_pem.encode()).decode()
         return {"apiVersion": "v1", "kind": "Config", "preferences": {},
-                "clusters": [{"name": "opsgym-sim", "cluster": {"server": self._url}}],
-                "users": [{"name": "opsgym", "user": {"token": "opsgym-sim"}}],
+                "clusters": [{"name": "opsgym-sim", "cluster": {"server": self._url,
+                                                                "certificate-authority-data": ca}}],
+                "users": [{"name": "opsgym", "user": {"token": self.token}}],
                 "contexts": [{"name": "opsgym-sim", "context": {"cluster": "opsgym-sim", "user": "opsgym",
                                                                 "namespace": self.namespace}}],
                 "current-context": "opsgym-sim"}
@@ -154,6 +171,16 @@ class SimCluster:
         self.start()
         return self._kubeconfig_path
 
+    @property
+    def certificate_pem(self) -> str:
+        """The API server's certificate: the CA its clients trust (in the kubeconfig, and in ``ca.crt`` beside it)."""
+        self.start()
+        return self._server.identity.certificate_pem
+
+    @property
+    def _ca_path(self) -> Path:
+        return self._kubeconfig_path.with_name(self._kubeconfig_path.name + ".ca.crt")
+
     def api_client(self) -> ApiClient:
         from kubernetes import client
 
@@ -161,7 +188,8 @@ class SimCluster:
         if self._client is None:
             config = client.Configuration()
             config.host = self._url
-            config.api_key = {"authorization": "Bearer opsgym-sim"}
+            config.ssl_ca_cert = str(self._ca_path)
+            config.api_key = {"authorization": f"Bearer {self.token}"}
             self._client = client.ApiClient(config)
         return self._client
 

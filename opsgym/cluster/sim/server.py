@@ -1,5 +1,5 @@
 """The HTTP front of the embedded cluster: one aiohttp server in a background thread with its own event loop,
-hosting any number of clusters, each on its own port on 127.0.0.1.
+hosting any number of clusters, each on its own port on 127.0.0.1, over TLS, each asking for its own bearer token.
 
 One server (one thread, one loop) per process is the measured choice (``benchmarks/bench_cluster.py``): a cluster
 joins a running server in about a millisecond and costs one listening socket, not a thread; vector envs in one
@@ -14,15 +14,18 @@ rather than wall time and stop when nothing more can happen.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
+import secrets
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
+from opsgym.cluster.sim.certs import ServerIdentity, make_identity
 from opsgym.cluster.sim.routes import Call, Reply, WatchPlan, route
 from opsgym.cluster.sim.status import status_object
 from opsgym.cluster.sim.store import Watcher
@@ -34,17 +37,28 @@ if TYPE_CHECKING:
 __all__ = ["HostedCluster", "SimServer"]
 
 log = logging.getLogger(__name__)
+UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "Unauthorized",
+                "reason": "Unauthorized", "code": 401}
+"""What a Kubernetes API server answers a request without valid credentials."""
 IDLE_S = 0.1
 """Wall seconds a watch waits for events before it lets virtual time jump to the next timer."""
 
 
 @dataclass
 class HostedCluster:
-    """A cluster as the server sees it: its engine and its watch-driven time budget."""
+    """A cluster as the server sees it: its engine, its bearer token and its watch-driven time budget."""
 
     engine: Engine
     watch_advance_s: float = 900.0
     watch_used_s: float = 0.0
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    """Every request must carry ``Authorization: Bearer <token>``. All clusters of a process listen on the same
+    loopback, which any local process (another episode's kubectl, too) can reach; the token is what makes a port
+    answer only to the kubeconfig written for it."""
+
+    def authorized(self, header: str) -> bool:
+        """Whether an ``Authorization`` header carries this cluster's token (compared in constant time)."""
+        return hmac.compare_digest(header.encode("utf-8", "replace"), f"Bearer {self.token}".encode())
 
     def idle_step(self) -> bool:
         """Advance to the next timer if the budget allows; False when nothing (more) may happen."""
@@ -72,6 +86,8 @@ class SimServer:
 
     def __init__(self, host: str = "127.0.0.1"):
         self.host = host
+        self.identity: ServerIdentity | None = None
+        """Its TLS identity (made at :meth:`start`); clients trust ``identity.certificate_pem``."""
         self.clusters: dict[int, HostedCluster] = {}
         self._sites: dict[int, web.SockSite] = {}
         self._runner: web.AppRunner | None = None
@@ -93,6 +109,7 @@ class SimServer:
     def start(self) -> None:
         if self.running:
             return
+        self.identity = self.identity or make_identity(self.host)
         ready = threading.Event()
         failure: list[BaseException] = []
         self._thread = threading.Thread(target=self._serve, args=(ready, failure), name="opsgym-sim-apiserver",
@@ -132,13 +149,13 @@ class SimServer:
     def register(self, hosted: HostedCluster) -> str:
         """Host a cluster on a fresh port; returns its URL (what a kubeconfig's ``server`` says)."""
         self.start()
-        return f"http://{self.host}:{self._call(self._open(hosted))}"
+        return f"https://{self.host}:{self._call(self._open(hosted))}"
 
     async def _open(self, hosted: HostedCluster) -> int:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((self.host, 0))
         port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, ssl_context=self.identity.context)
         await site.start()
         self._sites[port], self.clusters[port] = site, hosted
         return port
@@ -159,6 +176,8 @@ class SimServer:
         if hosted is None:
             body = status_object(404, "NotFound", "this cluster has been closed")
             return web.Response(status=404, body=_dumps(body), content_type="application/json")
+        if not hosted.authorized(request.headers.get("Authorization", "")):
+            return web.Response(status=401, body=_dumps(UNAUTHORIZED), content_type="application/json")
         call = Call(request.method, [s for s in request.path.split("/") if s], request.query,
                     request.headers.get("Content-Type", ""), request.headers.get("Accept", ""), await request.read())
         engine = hosted.engine

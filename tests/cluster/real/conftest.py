@@ -52,7 +52,8 @@ class SimBackedKind(KindCluster):
 
 @pytest.fixture
 def sim() -> Iterator[SimCluster]:
-    with SimCluster() as cluster:
+    """The embedded cluster, accepting the token the TokenRequest double issues (its API requires a token)."""
+    with SimCluster(token=SIM_TOKEN) as cluster:
         yield cluster
 
 

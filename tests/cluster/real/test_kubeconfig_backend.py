@@ -6,6 +6,7 @@ way it runs against a user's cluster; see conftest.py for the two boundary doubl
 
 from __future__ import annotations
 
+import base64
 import stat
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,18 @@ from opsgym.tasks import catalog_folders, load_task
 SRE1 = next(t for t in (load_task(f) for f in catalog_folders()) if t.id == "SRE-1")
 
 
-def _kubeconfig(tmp_path: Path, context: str, cluster: str, server: str) -> Path:
+def _kubeconfig(tmp_path: Path, context: str, cluster: str, server: str, sim: SimCluster | None = None) -> Path:
+    """An admin kubeconfig; for the embedded cluster ``sim``, with its CA and token (it serves TLS, asks a token)."""
     path = tmp_path / "admin.kubeconfig"
+    entry = {"server": server}
+    if sim is not None:
+        entry["certificate-authority-data"] = base64.b64encode(sim.certificate_pem.encode()).decode()
+    token = sim.token if sim is not None else "admin"
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": context,
-        "clusters": [{"name": cluster, "cluster": {"server": server}}],
+        "clusters": [{"name": cluster, "cluster": entry}],
         "contexts": [{"name": context, "context": {"cluster": cluster, "user": "me"}}],
-        "users": [{"name": "me", "user": {"token": "admin"}}]}))
+        "users": [{"name": "me", "user": {"token": token}}]}))
     return path
 
 
@@ -83,7 +89,7 @@ def test_a_production_context_is_refused_before_anything_is_sent_to_it(tmp_path:
 
 
 def test_allow_production_lets_a_prod_named_local_context_run(sim: SimCluster, tmp_path: Path) -> None:
-    path = _kubeconfig(tmp_path, "prod-drill", "drill", sim.url)
+    path = _kubeconfig(tmp_path, "prod-drill", "drill", sim.url, sim)
     backend = KubeconfigCluster(kubeconfig=path, allow_production="true")
     backend.start()
     try:
@@ -118,7 +124,7 @@ def test_load_creates_the_labelled_namespace_the_task_objects_and_the_agent_kube
     api = sim_backend.api_client()
     namespace = client.CoreV1Api(api).read_namespace(episode.namespace)
     assert namespace.metadata.labels[MANAGED_BY] == "opsgym"
-    assert namespace.metadata.labels["opsgym.io/task"] == "SRE-1"
+    assert "opsgym.io/task" not in namespace.metadata.labels  # the agent must not read the task off a label
     deployments = {d.metadata.name for d in client.AppsV1Api(api).list_namespaced_deployment(episode.namespace).items}
     assert deployments == set(episode.app.services)
     assert "opsgym-agent" in {s.metadata.name for s in client.CoreV1Api(api).list_namespaced_service_account(

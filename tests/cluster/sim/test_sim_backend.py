@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -33,15 +34,17 @@ def test_it_is_the_registered_sim_backend():
 def test_lifecycle_and_kubeconfig(sim_cluster):
     config = yaml.safe_load(sim_cluster.kubeconfig.read_text())
     server = config["clusters"][0]["cluster"]["server"]
-    assert server == sim_cluster.url and server.startswith("http://127.0.0.1:")
-    with urllib.request.urlopen(f"{server}/version") as response:
+    assert server == sim_cluster.url and server.startswith("https://127.0.0.1:")
+    tls = ssl.create_default_context(cadata=sim_cluster.certificate_pem)
+    request = urllib.request.Request(f"{server}/version", headers={"Authorization": f"Bearer {sim_cluster.token}"})
+    with urllib.request.urlopen(request, context=tls) as response:
         assert b'"gitVersion":"v1.32.0"' in response.read()
     path = sim_cluster.kubeconfig
     sim_cluster.close()
     sim_cluster.close()
     assert not path.exists()
     with pytest.raises(URLError):
-        urllib.request.urlopen(f"{server}/version")
+        urllib.request.urlopen(request, context=tls)
 
 
 def test_clusters_share_one_server_but_not_their_objects():
