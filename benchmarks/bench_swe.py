@@ -3,7 +3,8 @@ episodes/minute over the shipped catalog.
 
 Run: ``.venv/bin/python benchmarks/bench_swe.py [--repeat 5] [--skip-catalog]``. Prints numbers and ratios measured in
 the same run; asserts nothing. Target (issue 7): an episode (fresh workspace + sandbox + grading) costs ≤ 1.3× running
-the same tests directly, for a suite that takes about 3 s (``tests/swe/fixtures/bench-3s``).
+the same tests directly, for a suite that takes about 3 s (``tests/swe/fixtures/bench-3s``); both read their per-test
+outcomes from the outcome channel (:mod:`opsgym.swe.report_channel`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from opsgym.swe.catalog import base_tree
 from opsgym.swe.evaluate import GRADING_ARGS
 from opsgym.swe.grading import pytest_files
 from opsgym.swe.patches import git_apply
+from opsgym.swe.report_channel import read_report
 from opsgym.swe.scenario import SWEScenario
 from opsgym.tasks import catalog_folders, load_task
 
@@ -107,13 +109,25 @@ def sandbox_floor(repeat: int, scratch: Path) -> None:
 
 
 def direct_tests(task, scratch: Path) -> Callable[[], object]:
-    """The baseline: the grading's pytest command on a plain copy with test.patch applied, no sandbox."""
+    """The baseline: the grading's pytest command on a plain copy with test.patch applied, no sandbox, its outcomes
+    read from the same outcome channel (a pipe as ``OPSGYM_REPORT_FD``)."""
     tree = scratch / "direct"
     shutil.copytree(base_tree(task), tree)
     git_apply(tree, task.swe.patch_text(task.path, "test_patch"))
     files = pytest_files(task.swe.tests)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    return lambda: subprocess.run([sys.executable, *GRADING_ARGS, *files], cwd=tree, capture_output=True, env=env)
+
+    def run() -> int:
+        read, write = os.pipe()
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OPSGYM_REPORT_FD": str(write),
+               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # the sandbox shows pytest alone, not the venv's plugins
+        proc = subprocess.Popen([sys.executable, *GRADING_ARGS, *files], cwd=tree, env=env, pass_fds=(write,),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(write)
+        with os.fdopen(read, "rb") as fh:
+            report = read_report(fh.read())
+        proc.wait()
+        return len(report.outcomes)
+    return run
 
 
 def episode(task) -> Callable[[], object]:

@@ -1,13 +1,18 @@
-"""A memory cgroup per sandbox, so ``memory_mb`` caps a command's processes together rather than each one alone.
+"""Cgroups per sandbox, so a command's processes are capped *together*: memory, CPU time per second, process count.
 
-The launcher's RLIMIT_AS caps one process's address space: four children of 150 MiB each pass a 200 MiB limit. A
-memory cgroup caps what all the processes in it hold together. One is used when this process may make one: a child
-of its own cgroup in the cgroup v2 hierarchy (``memory.max``, where the memory controller is delegated to it) or in
-the v1 ``memory`` hierarchy (``memory.limit_in_bytes``), which usually takes root. Where neither works the limit
-stays per process (at most ``nproc`` of them) and :attr:`opsgym.swe.sandbox.Sandbox.memory_scope` says so.
+Per-process limits leave holes: four children of 150 MiB each pass a 200 MiB RLIMIT_AS, and a fork bomb held to 256
+processes by RLIMIT_NPROC still pins every core until the wall-clock timeout. A cgroup caps what all the processes in
+it use together: ``memory`` (the sum of their memory), ``cpu`` (a CFS quota: at most ``cpus`` cores' worth of time per
+period), ``pids`` (a kernel count that holds for every uid) and ``cpuacct`` (the CPU time they used, which the
+sandbox reports per command).
 
-Commands of one sandbox run one after another, so one cgroup per sandbox, joined by each command's first process
-before it execs, caps each command; its processes are all gone before the next starts.
+Each controller is used where this process may make a child of its own cgroup: in the cgroup v2 hierarchy (where the
+controller is delegated to it) or in the controller's v1 hierarchy, which usually takes root. A controller that
+cannot be used is left out, and :class:`opsgym.swe.sandbox.Sandbox` says which scope each limit then has
+(``memory_scope``, ``cpu_scope``): per process (RLIMIT_AS, RLIMIT_CPU) rather than per command.
+
+Commands of one sandbox run one after another, so one set of cgroups per sandbox, joined by each command's first
+process before it execs, caps each command; its processes are all gone before the next starts.
 """
 
 from __future__ import annotations
@@ -19,14 +24,17 @@ from pathlib import Path
 
 from opsgym.swe.workspace import process_start_time
 
-__all__ = ["MemoryCgroup"]
+__all__ = ["CONTROLLERS", "SandboxCgroups"]
 
+CONTROLLERS = ("memory", "cpu", "cpuacct", "pids")
 _PREFIX = "opsgym-"
+_PERIOD_US = 100_000
+_V2_NAME = {"cpuacct": "cpu"}  # v2 has no cpuacct: cpu.stat holds the usage
 
 
-def _mounts() -> dict[str, tuple[str, str]]:
-    """``{"v2" | "v1": (mount root, mount point)}`` of the cgroup hierarchies that can hold a memory limit."""
-    found: dict[str, tuple[str, str]] = {}
+def _mountinfo() -> list[tuple[str, str, str, set[str]]]:
+    """``(kind, mount root, mount point, v1 controllers)`` of every cgroup mount."""
+    found = []
     try:
         with open("/proc/self/mountinfo", encoding="utf-8") as fh:
             lines = fh.read().splitlines()
@@ -35,31 +43,32 @@ def _mounts() -> dict[str, tuple[str, str]]:
     for line in lines:
         fields, _, tail = line.partition(" - ")
         parts, fs = fields.split(), tail.split()
-        if len(parts) < 5 or len(fs) < 3:
-            continue
-        if fs[0] == "cgroup2":
-            found.setdefault("v2", (parts[3], parts[4]))
-        elif fs[0] == "cgroup" and "memory" in fs[2].split(","):
-            found.setdefault("v1", (parts[3], parts[4]))
+        if len(parts) >= 5 and len(fs) >= 3 and fs[0] in ("cgroup", "cgroup2"):
+            found.append(("v2" if fs[0] == "cgroup2" else "v1", parts[3], parts[4], set(fs[2].split(","))))
     return found
 
 
-def _own_dirs() -> list[tuple[str, Path]]:
-    """This process's own cgroup folders that could parent a memory cgroup, v2 first."""
-    mounts, dirs = _mounts(), []
+def _parents(controller: str) -> list[tuple[str, Path]]:
+    """This process's own cgroup folders that could parent a cgroup with ``controller``, v2 first."""
     try:
         with open("/proc/self/cgroup", encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+            own = [line.split(":", 2) for line in fh.read().splitlines()]
     except OSError:
         return []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        kind = "v2" if controllers == "" else "v1" if "memory" in controllers.split(",") else None
-        if kind in mounts:
-            root, point = mounts[kind]
-            if path == root or path.startswith(root.rstrip("/") + "/"):
-                dirs.append((kind, Path(point) / os.path.relpath(path, root)))
-    return sorted(dirs, key=lambda d: d[0] != "v2")
+    found = []
+    for kind, root, point, options in _mountinfo():
+        for _, controllers, path in own:
+            if kind == "v2" and controllers == "":
+                folder = Path(point) / os.path.relpath(path, root)
+                try:
+                    enabled = (folder / "cgroup.controllers").read_text(encoding="ascii").split()
+                except OSError:
+                    continue
+                if _V2_NAME.get(controller, controller) in enabled:
+                    found.append(("v2", folder))
+            elif kind == "v1" and controller in options and controller in controllers.split(","):
+                found.append(("v1", Path(point) / os.path.relpath(path, root)))
+    return sorted({f for f in found if f[1].is_dir()}, key=lambda f: f[0] != "v2")
 
 
 def _remove_stale(parent: Path) -> None:
@@ -73,83 +82,127 @@ def _remove_stale(parent: Path) -> None:
                 continue
 
 
-class MemoryCgroup:
-    """A memory cgroup that each command's first process joins (see the module docstring)."""
+def _write(path: Path, value: str, *, optional: bool = False) -> None:
+    try:
+        path.write_text(value, encoding="ascii")
+    except OSError:
+        if not optional:
+            raise
 
-    def __init__(self, path: Path, kind: str) -> None:
-        self.path, self.kind = path, kind
-        self._limit_file = path / ("memory.max" if kind == "v2" else "memory.limit_in_bytes")
-        self._fd = os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
-        self._finalizer = weakref.finalize(self, MemoryCgroup._remove, self._fd, path)
-        self._limit: int | None = None
+
+class SandboxCgroups:
+    """One cgroup per usable controller, which each command's first process joins (see the module docstring)."""
+
+    def __init__(self, dirs: dict[str, tuple[str, Path]]) -> None:
+        self.dirs = dirs
+        folders = sorted({path for _, path in dirs.values()})
+        self._fds = [os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for path in folders]
+        self._finalizer = weakref.finalize(self, SandboxCgroups._remove, list(self._fds), folders)
+        self._set: dict[str, object] = {}
 
     @classmethod
-    def create(cls, tag: str) -> MemoryCgroup | None:
-        """A fresh cgroup named after this process and ``tag``, or None where none can be made and joined."""
+    def create(cls, tag: str) -> SandboxCgroups | None:
+        """Fresh cgroups named after this process and ``tag``, or None where no controller can be used."""
         name = f"{_PREFIX}{os.getpid()}-{process_start_time(os.getpid())}-{tag}"
-        for kind, parent in _own_dirs():
-            try:
-                _remove_stale(parent)
-                (parent / name).mkdir()
-            except OSError:
-                continue
-            group = None
-            try:
-                group = cls(parent / name, kind)
-                group.set_limit(64)
-                subprocess.run(["/bin/true"], preexec_fn=group.join, check=True, timeout=30)
-                return group
-            except (OSError, subprocess.SubprocessError):
-                if group is not None:
-                    group.close()
-                else:
-                    cls._remove(-1, parent / name)
-        return None
+        dirs: dict[str, tuple[str, Path]] = {}
+        for controller in CONTROLLERS:
+            for kind, parent in _parents(controller):
+                folder = parent / name
+                try:
+                    _remove_stale(parent)
+                    folder.mkdir(exist_ok=True)
+                except OSError:
+                    continue
+                dirs[controller] = (kind, folder)
+                break
+        if not dirs:
+            return None
+        group = cls(dirs)
+        try:
+            subprocess.run(["/bin/true"], preexec_fn=group.join, check=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            group.close()
+            return None
+        return group
 
-    def set_limit(self, memory_mb: int) -> None:
-        """Cap the memory of the cgroup's processes together (``memory_mb`` <= 0: no cap)."""
-        if memory_mb == self._limit:
+    def has(self, controller: str) -> bool:
+        return controller in self.dirs
+
+    def _file(self, controller: str, v1: str, v2: str) -> Path:
+        kind, folder = self.dirs[controller]
+        return folder / (v2 if kind == "v2" else v1)
+
+    def set_memory(self, memory_mb: int) -> None:
+        """Cap the memory of the processes together (``memory_mb`` <= 0: no cap)."""
+        if not self.has("memory") or self._set.get("memory") == memory_mb:
             return
-        value = str(memory_mb << 20) if memory_mb > 0 else ("max" if self.kind == "v2" else "-1")
-        swap = self.path / ("memory.swap.max" if self.kind == "v2" else "memory.memsw.limit_in_bytes")
-        swap_value = "0" if self.kind == "v2" and memory_mb > 0 else value
+        v2 = self.dirs["memory"][0] == "v2"
+        value = str(memory_mb << 20) if memory_mb > 0 else ("max" if v2 else "-1")
+        swap = self._file("memory", "memory.memsw.limit_in_bytes", "memory.swap.max")
+        swap_value = "0" if v2 and memory_mb > 0 else value
         # Swap must not stretch the cap. v1 wants memory+swap >= memory at every moment, so its swap line is
         # written before (raising) and after (lowering) the memory line; either may fail without swap accounting.
-        self._write_optional(swap, swap_value)
-        self._limit_file.write_text(value, encoding="ascii")
-        self._write_optional(swap, swap_value)
-        self._limit = memory_mb
+        _write(swap, swap_value, optional=True)
+        _write(self._file("memory", "memory.limit_in_bytes", "memory.max"), value)
+        _write(swap, swap_value, optional=True)
+        self._set["memory"] = memory_mb
 
-    @staticmethod
-    def _write_optional(path: Path, value: str) -> None:
-        try:
-            path.write_text(value, encoding="ascii")
-        except OSError:
-            pass
+    def set_cpus(self, cpus: float) -> None:
+        """Allow at most ``cpus`` cores' worth of CPU time per period to the processes together (<= 0: no cap)."""
+        if not self.has("cpu") or self._set.get("cpu") == cpus:
+            return
+        quota = int(cpus * _PERIOD_US) if cpus > 0 else -1
+        if self.dirs["cpu"][0] == "v2":
+            _write(self._file("cpu", "", "cpu.max"), f"{quota if quota > 0 else 'max'} {_PERIOD_US}")
+        else:
+            _write(self._file("cpu", "cpu.cfs_period_us", ""), str(_PERIOD_US))
+            _write(self._file("cpu", "cpu.cfs_quota_us", ""), str(quota))
+        self._set["cpu"] = cpus
+
+    def set_pids(self, count: int) -> None:
+        """At most ``count`` processes and threads together, whatever their uid (<= 0: no cap)."""
+        if self.has("pids") and self._set.get("pids") != count:
+            _write(self._file("pids", "pids.max", "pids.max"), str(count) if count > 0 else "max")
+            self._set["pids"] = count
 
     def join(self) -> None:
-        """Move the calling process into the cgroup (a ``preexec_fn``: runs in the child before it execs)."""
-        os.write(self._fd, b"0")
+        """Move the calling process into the cgroups (a ``preexec_fn``: runs in the child before it execs)."""
+        for fd in self._fds:
+            os.write(fd, b"0")
 
     def oom_kills(self) -> int:
-        """How many processes the kernel has killed so far for going over the cap."""
-        name = "memory.events" if self.kind == "v2" else "memory.oom_control"
+        """How many processes the kernel has killed so far for going over the memory cap."""
+        if not self.has("memory"):
+            return 0
         try:
-            text = (self.path / name).read_text(encoding="ascii")
+            text = self._file("memory", "memory.oom_control", "memory.events").read_text(encoding="ascii")
         except OSError:
             return 0
         counts = dict(line.split(None, 1) for line in text.splitlines() if " " in line)
         return int(counts.get("oom_kill", "0"))
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by every process that was in the cgroup (None: not accounted here)."""
+        if not self.has("cpuacct"):
+            return None
+        try:
+            if self.dirs["cpuacct"][0] == "v1":
+                return int(self._file("cpuacct", "cpuacct.usage", "").read_text(encoding="ascii")) / 1e9
+            stat = self._file("cpuacct", "", "cpu.stat").read_text(encoding="ascii").split()
+            return int(stat[stat.index("usage_usec") + 1]) / 1e6
+        except (OSError, ValueError):
+            return None
+
     def close(self) -> None:
-        """Remove the cgroup (idempotent; it is empty between commands)."""
+        """Remove the cgroups (idempotent; they are empty between commands)."""
         self._finalizer()
 
     @staticmethod
-    def _remove(fd: int, path: Path) -> None:
-        if fd >= 0:
+    def _remove(fds: list[int], folders: list[Path]) -> None:
+        for fd in fds:
             os.close(fd)
-        try:
-            path.rmdir()
-        except OSError:
-            pass
+        for folder in folders:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass

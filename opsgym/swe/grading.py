@@ -1,8 +1,9 @@
 """Grading a repository's end state the way SWE-bench does: apply the test patch, run the listed tests, compare.
 
-Per-test outcomes come from our own parser of pytest's ``-rA -v`` report (``PASSED nodeid``, ``FAILED nodeid -
-message`` …). A test counts as *passed* when it is PASSED or XFAIL and as *failed* otherwise — missing from the
-report (not collected, its file gone or failing to import), FAILED, ERROR, or SKIPPED. SWE-bench leaves a skipped
+Per-test outcomes come from the sandbox's outcome channel (:mod:`opsgym.swe.report_channel`), not from pytest's
+printed report, which the code under test can print to. A test counts as *passed* when it is PASSED or XFAIL and as
+*failed* otherwise — missing from the report (not collected, its file gone or failing to import, or the channel not
+trusted), FAILED, ERROR, or SKIPPED. SWE-bench leaves a skipped
 test out of both counts; we count it as failed, because otherwise a ``conftest.py`` that skips everything would
 "resolve" any task. The resolution is SWE-bench's:
 
@@ -16,7 +17,6 @@ credit never reaches a resolution's), and 0.0 otherwise.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,48 +25,12 @@ from opsgym.outcome import CheckResult
 __all__ = [
     "GroupResult",
     "Resolution",
-    "parse_pytest_report",
     "pytest_files",
     "resolve",
 ]
 
 STATUSES = ("PASSED", "FAILED", "ERROR", "SKIPPED", "XFAIL", "XPASS")
 PASSING = frozenset({"PASSED", "XFAIL"})
-_LINE = re.compile(r"^(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS) (.+)$")
-_SUMMARY = re.compile(r"^=+ short test summary info =+$")
-_PROGRESS = re.compile(r"^(?:(\S+::\S+) )?(PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)(?: \(.*\))?\s*(?:\[ *\d+%\])?$")
-
-
-def parse_pytest_report(output: str, known: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
-    """Per-test outcomes from pytest ``-rA -v`` output: ``{node id: status}``.
-
-    The short summary is authoritative; the verbose progress lines (``nodeid SKIPPED (reason)``) fill in what the
-    summary leaves out, which is the node id of a skipped test. ``known`` node ids are matched whole first, so an id
-    that itself contains spaces or `` - `` is not cut short.
-    """
-    progress: dict[str, str] = {}
-    summary: dict[str, str] = {}
-    in_summary = False
-    ordered = sorted(known, key=len, reverse=True)
-    for line in output.splitlines():
-        if _SUMMARY.match(line.strip()):
-            in_summary = True
-            continue
-        if not in_summary:
-            node = next((k for k in ordered if line.startswith(k + " ")), None)
-            match = _PROGRESS.match(line[len(node) + 1:] if node else line)
-            if match and (node or match.group(1)):
-                progress[node or match.group(1)] = match.group(2)
-            continue
-        match = _LINE.match(line)
-        if not match:
-            continue
-        status, rest = match.groups()
-        if status == "SKIPPED" and rest.startswith("["):
-            continue  # "SKIPPED [1] path:line: reason" names a location, not a test
-        node = next((k for k in ordered if rest == k or rest.startswith(k + " - ")), None)
-        summary[node or rest.split(" - ", 1)[0].strip()] = status
-    return {**progress, **summary}
 
 
 def pytest_files(tests: list[str]) -> list[str]:

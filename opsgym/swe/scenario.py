@@ -7,8 +7,10 @@ it. The end state is graded as SWE-bench does (:mod:`opsgym.swe.grading`): ``tes
 final tree, the FAIL_TO_PASS and PASS_TO_PASS tests run in the sandbox. The agent never sees ``test.patch``.
 
 ``backend``: ``"bwrap"`` (default) or ``"unsafe-local"``. ``backend_options``: any :class:`~opsgym.swe.sandbox.Limits`
-field (``timeout_s`` for ``run``, ``cpu_s``, ``memory_mb``, ``fsize_mb``, ``nproc``, ``tmp_mb``), ``test_timeout_s``
-(``run_tests`` and grading, default 300) and ``python`` (the interpreter the repository runs on).
+field (``timeout_s`` for ``run``, ``cpu_s``, ``cpus``, ``memory_mb``, ``fsize_mb``, ``nproc``, ``tmp_mb``,
+``workspace_mb``, ``workspace_inodes``), ``test_timeout_s`` (``run_tests`` and grading, default 300) and ``python``
+(the interpreter the repository runs on; the sandbox shows only pytest, the task's ``test_dependencies`` and the
+option ``test_dependencies`` — distribution names — of what is installed in it).
 """
 
 from __future__ import annotations
@@ -23,16 +25,13 @@ from opsgym.outcome import Answer
 from opsgym.scenario import ActionResult, Evaluation, Tool
 from opsgym.swe import tools
 from opsgym.swe.catalog import base_tree
-from opsgym.swe.evaluate import grade, test_snapshot, tree_changes
-from opsgym.swe.grading_tree import PYTEST
+from opsgym.swe.evaluate import PYTEST_ARGS, grade, test_snapshot, tree_changes
 from opsgym.swe.sandbox import Limits, Sandbox, SandboxResult, network_events
 from opsgym.swe.workspace import Workspace, iter_files
 
 __all__ = ["SWEScenario"]
 
 OUTPUT_TAIL = 12_000
-PYTEST_ARGS = (*PYTEST, "-rA", "-v", "--tb=short", "-p", "no:cacheprovider",
-                "-o", "console_output_style=classic")
 
 TOOLS: tuple[Tool, ...] = (
     Tool("open", "open PATH [LINE]", "show 100 lines of a file around LINE, or list a directory"),
@@ -69,15 +68,18 @@ class SWEScenario:
         limits = Limits(**{k: options.pop(k) for k in list(options) if k in known})
         self.test_timeout_s = float(options.pop("test_timeout_s", 300.0))
         python = options.pop("python", None)
+        extra = options.pop("test_dependencies", ())
+        extra = (extra,) if isinstance(extra, str) else tuple(extra)
         if options:
             raise OpsGymError(f"unknown SWE backend option(s) {sorted(options)}; known: "
-                              f"{sorted(known | {'test_timeout_s', 'python'})}")
+                              f"{sorted(known | {'test_timeout_s', 'python', 'test_dependencies'})}")
         self.task = task
         self.spec = task.swe
         self.perturbations = list(perturbations or [])
         self.base = base_tree(task)
         self.base_tests = {rel for rel in iter_files(self.base) if tools.is_test_path(rel)}
-        self.sandbox = Sandbox(backend, python=python, limits=limits)
+        self.sandbox = Sandbox(backend, python=python, limits=limits,
+                               packages=("pytest", *self.spec.test_dependencies, *extra))
         self.workspace: Workspace | None = None
         self.events: list[dict[str, Any]] = []
         self.answer: Answer | None = None
@@ -86,7 +88,9 @@ class SWEScenario:
     def reset(self, seed: int) -> tuple[str, dict[str, Any]]:
         if self.workspace is not None:
             self.workspace.close()
-        self.workspace = Workspace(self.base, owner=self.sandbox.owner)
+        limits = self.sandbox.limits
+        self.workspace = Workspace(self.base, owner=self.sandbox.owner,
+                                   quota=(limits.workspace_mb, limits.workspace_inodes))
         self.events, self.answer = [], None
         if self.spec.environment_setup.strip():
             setup = self.sandbox.run(["/bin/sh", "-c", self.spec.environment_setup], workdir=self.workspace.path,
@@ -168,12 +172,15 @@ class SWEScenario:
     def _do_diff(self, action: str) -> ActionResult:
         if action.strip() != "diff":
             raise tools.ToolError("usage: diff")
-        patch = tree_changes(self.base, self.root).patch
-        return ActionResult(patch or "No changes yet.", "read", "diff", sim_cost_s=0.0)
+        changes = tree_changes(self.base, self.root, self.workspace.pristine)
+        unshown = [f"Changed, content not shown (binary, over 256 KiB, or sparse): {rel}" for rel in changes.binary]
+        text = "\n".join([changes.patch.rstrip("\n")] * bool(changes.patch) + unshown[:50])
+        return ActionResult(text or "No changes yet.", "read", "diff", sim_cost_s=0.0)
 
     def _do_run_tests(self, action: str) -> ActionResult:
         args = tools.split_action(action)[0][1:]
-        return self._sandboxed("run_tests", [self.sandbox.python, *PYTEST_ARGS, *args], None, self.test_timeout_s)
+        return self._sandboxed("run_tests", [self.sandbox.python, *PYTEST_ARGS, *args], None, self.test_timeout_s,
+                               report=True)
 
     def _do_run(self, action: str) -> ActionResult:
         command = action[len("run"):].strip()
@@ -184,9 +191,13 @@ class SWEScenario:
             raise tools.ToolError("usage: run COMMAND  (or `run python` followed by lines of Python)")
         return self._sandboxed("run", ["/bin/sh", "-c", command], None, None)
 
-    def _sandboxed(self, verb: str, argv: list[str], stdin: str | None, timeout: float | None) -> ActionResult:
+    def _sandboxed(self, verb: str, argv: list[str], stdin: str | None, timeout: float | None, *,
+                   report: bool = False) -> ActionResult:
         before = test_snapshot(self.root, self.base_tests)
-        result = self.sandbox.run(argv, workdir=self.root, stdin=stdin, timeout_s=timeout)
+        result = self.sandbox.run(argv, workdir=self.root, stdin=stdin, timeout_s=timeout, report=report)
+        if not self.workspace.within_quota():
+            result.events.append({"event": "workspace-quota", "limit_mb": self.sandbox.limits.workspace_mb,
+                                  "limit_inodes": self.sandbox.limits.workspace_inodes})
         if not result.started and not result.timed_out:
             raise InfrastructureError(f"the sandbox failed to start: {result.stderr.strip()[:300]}")
         self.events += [{**e, "action": verb} for e in result.events]

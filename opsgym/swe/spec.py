@@ -40,6 +40,8 @@ class SWESpec(BaseModel):
     FAIL_TO_PASS: list[str] = Field(description="pytest node ids that fail before the gold patch and pass after")
     PASS_TO_PASS: list[str] = Field(default_factory=list, description="node ids that pass before and after")
     environment_setup: str = Field("", description="shell run in the sandbox once per episode before the agent")
+    test_dependencies: list[str] = Field(default_factory=list, description="distributions besides pytest (and what "
+                                         "they require) that the sandbox shows of the interpreter's installed ones")
     repo_dir: str = Field("", description="imported instances: the local git clone holding base_commit")
     version: str = ""
     environment_setup_commit: str = ""

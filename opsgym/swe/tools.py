@@ -3,9 +3,10 @@
 These only read and write files, so they need no sandbox; what they must never do is leave the workspace. Every
 path is resolved with symlinks followed and refused unless it stays under the workspace (a link the agent made with
 ``run ln -s /etc x`` cannot be opened or written through), and only regular files are read or written (a FIFO the
-agent made would block the host forever). No sandboxed process outlives its command, so nothing can swap a path
-between these checks and the use. Files are read and written with ``surrogateescape`` so bytes that are not
-UTF-8 survive an edit elsewhere in the file.
+agent made would block the host forever), and only up to 2 MB of a file that is not sparse (a sparse file reads as its
+whole size of zeros); a line is shown up to 2000 characters. No sandboxed process outlives its command, so
+nothing can swap a path between these checks and the use. Files are read and written with ``surrogateescape`` so
+bytes that are not UTF-8 survive an edit elsewhere in the file.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsgym.swe.bounded import read_bounded
 from opsgym.swe.workspace import iter_files
 
 __all__ = ["TEST_PATH", "ToolError", "ToolReply", "create_file", "edit_file", "find_files", "is_test_path",
@@ -26,6 +28,8 @@ __all__ = ["TEST_PATH", "ToolError", "ToolReply", "create_file", "edit_file", "f
 
 WINDOW = 100
 MAX_HITS = 100
+READ_LIMIT = 2_000_000
+LINE_LIMIT = 2000
 TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*\.py$|_test\.py$|(^|/)conftest\.py$")
 SKIP_MARK = re.compile(r"pytest\.mark\.(skip|skipif|xfail)\b|unittest\.skip|pytest\.(skip|xfail)\(|@skip\b")
 _BLOCK = re.compile(r"^<<<<<<< SEARCH\n(.*?)^=======\n(.*?)^>>>>>>> REPLACE$", re.S | re.M)
@@ -79,7 +83,16 @@ def resolve_path(root: Path, rel: str, *, must_exist: bool = True) -> tuple[Path
 
 
 def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="surrogateescape")
+    """A file's text, if it is a regular, non-sparse file of at most 2 MB (:func:`opsgym.swe.bounded.read_bounded`).
+
+    Raises:
+        ToolError: it is larger, sparse, or not a regular file.
+    """
+    data = read_bounded(path, READ_LIMIT)
+    if data is None:
+        raise ToolError(f"{path.name!r} is over {READ_LIMIT // 1_000_000} MB, sparse, or not a regular file; look at "
+                        "part of it with `run head -c 2000 FILE` or `run sed -n 1,50p FILE`")
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 def _window(name: str, text: str, center: int, around: int = WINDOW // 2) -> str:
@@ -89,7 +102,8 @@ def _window(name: str, text: str, center: int, around: int = WINDOW // 2) -> str
     out = [f"[File: {name} ({len(lines)} lines total)]"]
     if start:
         out.append(f"({start} more lines above)")
-    out += [f"{n}:{line}" for n, line in enumerate(lines[start:end], start + 1)]
+    out += [f"{n}:{line[:LINE_LIMIT]}" + (" [line cut]" if len(line) > LINE_LIMIT else "")
+            for n, line in enumerate(lines[start:end], start + 1)]
     if end < len(lines):
         out.append(f"({len(lines) - end} more lines below)")
     return "\n".join(out)
@@ -124,10 +138,8 @@ def search_text(root: Path, args: list[str]) -> ToolReply:
     total = 0
     for name, path in _text_files(root, start):
         try:
-            if path.stat().st_size > 2_000_000:
-                continue
             text = _read(path)
-        except OSError:
+        except (OSError, ToolError):
             continue
         for n, line in enumerate(text.splitlines(), 1):
             if args[0] in line:

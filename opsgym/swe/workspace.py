@@ -10,6 +10,9 @@ The host reads and copies trees the agent has shaped, so nothing here follows a 
 as a link), opens a FIFO, socket or device (a reader would block, a copy would fail: they are left out), or recurses
 on the tree's depth (an agent can nest folders thousands deep).
 
+Each tree (the agent's, the grading copy) has a size and inode quota (:mod:`opsgym.swe.quota`), and a copy keeps
+sparse files sparse (:func:`opsgym.swe.bounded.copy_file`), so copying what the agent made costs what it holds.
+
 Every workspace lives under :func:`workspace_root` in a folder named ``<pid>-<process start time>-<random>``; a new
 workspace first removes folders whose process is gone, so a crashed run (SIGKILL, OOM) leaves nothing behind for long.
 """
@@ -19,13 +22,15 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
-import shutil
 import stat
 import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from opsgym.swe.bounded import copy_file
+from opsgym.swe.quota import mount_quota, mounts_under, unmount, usage
 
 __all__ = [
     "IGNORED_DIRS",
@@ -76,7 +81,10 @@ def remove_tree(path: Path) -> None:
 
     Folder modes (``chmod 000``) are undone on the way down, and the walk holds one folder open at a time, relative to
     its parent, so neither nesting depth nor path length stops it (``shutil.rmtree`` recurses once per level).
+    A quota mount at or below ``path`` is detached first.
     """
+    for point in mounts_under(path) if os.path.isdir(path) and not os.path.islink(path) else ():
+        unmount(point)
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
@@ -183,13 +191,15 @@ def parents_are_real(root: Path, rel: str) -> bool:
 
 
 def copy_tree(source: Path, dest: Path) -> list[str]:
-    """Copy ``source`` to a new folder ``dest``: links as links, special and unreadable entries left out (returned).
+    """Copy ``source`` to ``dest`` (a new or empty folder): links as links, sparse files sparse, special and
+    unreadable entries, and what does not fit the destination's quota, left out (returned).
 
     Tool residue (:data:`IGNORED_DIRS`, compiled files) is not copied. Folders keep their mode plus ``rwx`` for their
     owner, so whoever owns the copy can always reset files in it.
     """
     left_out: list[str] = []
-    os.mkdir(dest)
+    if not (os.path.isdir(dest) and not os.path.islink(dest) and not os.listdir(dest)):
+        os.mkdir(dest)
     folders = [(str(source), str(dest))]
     failed: set[str] = set()  # folders not created: nothing below them is copied
     for entry, rel in _walk(source, _residue, left_out):
@@ -204,7 +214,7 @@ def copy_tree(source: Path, dest: Path) -> list[str]:
                 os.mkdir(target)
                 folders.append((entry.path, target))
             elif entry.is_file(follow_symlinks=False):
-                shutil.copy2(entry.path, target, follow_symlinks=False)
+                copy_file(entry.path, target)
             else:
                 left_out.append(rel)
         except OSError:
@@ -227,9 +237,11 @@ class Workspace:
     Args:
         base: the pristine tree (a task's ``repo/`` folder or a checked-out commit); never written to.
         owner: ``(uid, gid)`` the tree is handed to so the sandbox's unprivileged user can write it (root only).
+        quota: ``(MiB, inodes)`` each tree may hold; None: no quota.
     """
 
-    def __init__(self, base: str | Path, *, owner: tuple[int, int] | None = None) -> None:
+    def __init__(self, base: str | Path, *, owner: tuple[int, int] | None = None,
+                 quota: tuple[int, int] | None = None) -> None:
         root = workspace_root()
         with _LOCK:
             sweep_stale(root)
@@ -238,17 +250,36 @@ class Workspace:
         self.dir = root / f"{os.getpid()}-{process_start_time(os.getpid())}-{secrets.token_hex(4)}"
         self.dir.mkdir(mode=0o755)
         self.path = self.dir / "repo"
+        self.quota = quota
+        self.quota_enforced = quota is not None
         self._finalizer = weakref.finalize(self, remove_tree, self.dir)
         _LIVE.add(self)
         self.copy_from(self.base, self.path)
+        # {path: (inode, ctime)} of the files as copied: a file that still has both was not written since (no
+        # command can set a ctime), so a diff need not read it.
+        self.pristine: dict[str, tuple[int, int]] = {}
+        for entry, rel in _walk(self.path, _ignored_dir):
+            if entry.is_file(follow_symlinks=False):
+                st = entry.stat(follow_symlinks=False)
+                self.pristine[rel] = (st.st_ino, st.st_ctime_ns)
 
     def copy_from(self, source: Path, dest: Path) -> Path:
-        """Copy ``source`` to ``dest`` (inside this workspace's folder, with :func:`copy_tree`) and hand it to the
-        sandbox's user."""
+        """Copy ``source`` to ``dest`` (inside this workspace's folder, with :func:`copy_tree`, on a quota mount of
+        its own where one can be made) and hand it to the sandbox's user."""
+        dest.mkdir()
+        if self.quota is not None and not mount_quota(dest, *self.quota):
+            self.quota_enforced = False
         copy_tree(source, dest)
         if self.owner is not None:
             _chown_tree(dest, *self.owner)
         return dest
+
+    def within_quota(self) -> bool:
+        """Whether the agent's tree holds no more than its quota (always, where the kernel enforces it)."""
+        if self.quota is None or self.quota_enforced:
+            return True
+        used, count = usage(self.path, self.quota[0] << 20, self.quota[1])
+        return used <= self.quota[0] << 20 and count <= self.quota[1]
 
     def scratch(self, name: str) -> Path:
         """A fresh sibling folder of the tree (e.g. the grading copy), removed with the workspace."""

@@ -23,6 +23,23 @@ def tiny_task() -> TaskSpec:
 
 
 @pytest.fixture
+def env(tiny_task):
+    """The tiny task's environment, reset, closed after the test (a step that blocks fails the test's timeout)."""
+    from opsgym.env import make_env
+
+    environment = make_env(tiny_task, backend_options={"timeout_s": 60})
+    environment.reset(seed=0)
+    yield environment
+    environment.close()
+
+
+def step(env, action):
+    """One step: ``(observation, reward, terminated, info, the action's record)``."""
+    obs, reward, terminated, _, info = env.step(action)
+    return obs, reward, terminated, info, env.unwrapped._actions[-1]
+
+
+@pytest.fixture
 def sandbox():
     from opsgym.swe.sandbox import Limits, Sandbox
 

@@ -1,50 +1,11 @@
-"""Grading: our parser of pytest's -rA -v report, and SWE-bench's resolution rules (with skipped = not passed)."""
+"""Grading: SWE-bench's resolution rules (with skipped = not passed); the outcomes themselves are tested in
+test_report_channel.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from opsgym.swe.grading import parse_pytest_report, pytest_files, resolve
-
-REPORT = """\
-============================= test session starts ==============================
-tests/test_a.py::test_ok PASSED
-tests/test_a.py::test_bad FAILED
-tests/test_c.py::test_skipped_with_reason SKIPPED (needs linux)
-tests/test_a.py::test_param[a - b] PASSED
-=================================== FAILURES ===================================
-PASSED tests/test_a.py::test_not_in_the_summary_yet
-=========================== short test summary info ============================
-PASSED tests/test_a.py::test_ok
-PASSED tests/test_a.py::test_param[a - b]
-FAILED tests/test_a.py::test_bad - AssertionError: assert 1 == 2
-ERROR tests/test_b.py::test_fixture_broke - RuntimeError: boom
-SKIPPED [1] tests/test_c.py:12: needs linux
-SKIPPED tests/test_c.py::test_skipped_by_id
-XFAIL tests/test_a.py::test_expected_failure - reason
-XPASS tests/test_a.py::test_unexpected_pass
-ERROR tests/test_d.py - ImportError: no module named d
-========================= 2 failed, 2 passed in 0.12s ==========================
-"""
-
-
-def test_parser_reads_only_the_summary_and_keeps_whole_known_ids():
-    outcomes = parse_pytest_report(REPORT, known=["tests/test_a.py::test_param[a - b]"])
-    assert outcomes == {
-        "tests/test_a.py::test_ok": "PASSED",
-        "tests/test_a.py::test_param[a - b]": "PASSED",
-        "tests/test_a.py::test_bad": "FAILED",
-        "tests/test_b.py::test_fixture_broke": "ERROR",
-        "tests/test_c.py::test_skipped_by_id": "SKIPPED",
-        "tests/test_c.py::test_skipped_with_reason": "SKIPPED",
-        "tests/test_a.py::test_expected_failure": "XFAIL",
-        "tests/test_a.py::test_unexpected_pass": "XPASS",
-        "tests/test_d.py": "ERROR",
-    }
-
-
-def test_parser_of_output_without_a_summary_finds_nothing():
-    assert parse_pytest_report("ERROR: file or directory not found: tests/x.py\n") == {}
+from opsgym.swe.grading import pytest_files, resolve
 
 
 @pytest.mark.parametrize(("outcomes", "status", "score"), [

@@ -5,27 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from opsgym.env import make_env
-
-from .conftest import needs_bwrap
+from .conftest import needs_bwrap, step
 
 pytestmark = [needs_bwrap, pytest.mark.timeout(240)]  # a step that blocks fails here instead of hanging the run
 
 F2P = ["tests/test_ops.py::test_clamp_above", "tests/test_ops.py::test_clamp_at_upper_bound"]
 P2P = ["tests/test_ops.py::test_add", "tests/test_ops.py::test_clamp_below", "tests/test_ops.py::test_mean"]
-
-
-@pytest.fixture
-def env(tiny_task):
-    environment = make_env(tiny_task, backend_options={"timeout_s": 20})
-    environment.reset(seed=0)
-    yield environment
-    environment.close()
-
-
-def step(env, action):
-    obs, reward, terminated, _, info = env.step(action)
-    return obs, reward, terminated, info, env.unwrapped._actions[-1]
 
 
 def test_grading_never_writes_through_a_symlink_the_agent_put_in_place_of_the_tests(env, tmp_path):
