@@ -14,7 +14,10 @@ policy) is shared by both worlds by construction. A program looks like::
     cfg = rt.read_config("/etc/shop/cart.conf")
     rt.dependency("kv", rt.env("KV_ADDR", "kv:6379"))
     rt.allocate(int(cfg["cache_mb"]), what="item cache")
-    rt.serve(int(rt.env("PORT", "8080")))
+    rt.serve(int(rt.env("PORT", "8080")), routes={"/cart": lambda: {"items": 0}})
+
+A route answers a request with a JSON object; it may ``call`` its own dependencies, so one request through the
+storefront exercises the whole shop.
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ import sys
 import time
 
 __all__ = [
+    "CallError",
     "Config",
     "allocate",
     "argv",
+    "call",
+    "call_all",
     "debug",
     "dependency",
     "env",
@@ -101,23 +107,44 @@ class _Host:
         except OSError as exc:
             return f"refused: {exc}"
 
-    def serve(self, port: int, ready, live, status: dict, listening) -> None:
+    def request(self, host: str, port: int, path: str, timeout_s: float) -> tuple[int, str]:
+        from http.client import HTTPConnection
+
+        connection = HTTPConnection(host, port, timeout=timeout_s)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            return response.status, response.read().decode("utf-8", errors="replace")
+        except OSError as exc:
+            return 0, f"{type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+
+    def serve(self, port: int, ready, live, status: dict, listening, routes: dict) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if self.path in PROBE_PATHS["live"]:
+                path = self.path.partition("?")[0]
+                if path in PROBE_PATHS["live"]:
                     ok, body = _answer(live), "alive"
-                elif self.path in PROBE_PATHS["ready"]:
+                elif path in PROBE_PATHS["ready"]:
                     ok, body = _answer(ready), "ready"
-                elif self.path == "/":
+                elif path == "/":
                     ok, body = True, json.dumps(status, sort_keys=True)
+                elif path in routes:
+                    code, body = answer_route(routes, path)
+                    self._send(code, body, "application/json" if code == 200 else "text/plain")
+                    return
                 else:
                     self.send_error(404)
                     return
-                data = (body if ok else "not " + body).encode()
-                self.send_response(200 if ok else 503)
-                self.send_header("Content-Type", "text/plain")
+                self._send(200 if ok else 503, body if ok else "not " + body, "text/plain")
+
+            def _send(self, code: int, body: str, content_type: str) -> None:
+                data = body.encode()
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -136,6 +163,20 @@ class _Host:
 
 def _answer(probe) -> bool:
     return bool(probe() if callable(probe) else probe)
+
+
+class CallError(Exception):
+    """A request to a dependency failed: unreachable, an error answer, or answered by a service of another name."""
+
+
+def answer_route(routes: dict, path: str) -> tuple[int, str]:
+    """Run the route for ``path``: ``(200, JSON)`` or ``(502, JSON with the error)``, both naming this service (so
+    a caller, and the judge, can tell who answered even when a dependency further down failed)."""
+    try:
+        answer, code = routes[path](), 200
+    except CallError as exc:
+        answer, code = {"error": str(exc)}, 502
+    return code, json.dumps({"service": service(), **answer}, sort_keys=True, default=str)
 
 
 _host = _Host()
@@ -309,15 +350,61 @@ def dependency(name: str, address: str, *, attempts: int = 3, delay_s: float = 2
     return False
 
 
+def call(name: str, address: str, path: str, *, timeout_s: float = 2.0) -> dict:
+    """GET ``path`` from dependency ``name`` at ``host:port`` and return its JSON answer.
+
+    The answer must come from a service that calls itself ``name``: an address that reaches some other service is
+    as broken as one that reaches nothing, even when that other service happens to answer.
+
+    Raises:
+        CallError: the address is malformed or unreachable, the answer is an error, or another service answered.
+    """
+    try:
+        host, port = _split_address(address)
+    except ValueError as exc:
+        raise CallError(f"{name}: {exc}") from None
+    code, body = _host.request(host, port, path, timeout_s)
+    if code != 200:
+        raise CallError(f"{name} at {address}{path} answered {code or 'nothing'}: {body.strip()[:300]}")
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise CallError(f"{name} at {address}{path} answered something that is not JSON") from None
+    if not isinstance(answer, dict) or answer.get("service") != name:
+        who = answer.get("service") if isinstance(answer, dict) else None
+        raise CallError(f"{address}{path} was answered by {who!r}, not by {name}")
+    return answer
+
+
+def call_all(calls: dict, *, timeout_s: float = 2.0) -> dict:
+    """``call`` every dependency in ``{name: (address, path)}`` and return ``{name: answer}``; every call is made even
+    when one fails (a request touches all of them, as a page that renders what it can).
+
+    Raises:
+        CallError: naming every call that failed.
+    """
+    answers, failures = {}, []
+    for name, (address, path) in calls.items():
+        try:
+            answers[name] = call(name, address, path, timeout_s=timeout_s)
+        except CallError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise CallError("; ".join(failures))
+    return answers
+
+
 def allocate(mb: float, what: str = "buffers") -> None:
     """Hold ``mb`` MiB of memory for the life of the process (a cache, a buffer pool …)."""
     debug(f"allocating {mb:g} MiB for {what}")
     _host.allocate(float(mb))
 
 
-def serve(port: int, *, ready=True, live=True, **status) -> None:
+def serve(port: int, *, ready=True, live=True, routes: dict | None = None, **status) -> None:
     """Serve the probe endpoints on ``port`` forever: ``/healthz`` (liveness), ``/ready`` (readiness), ``/``.
 
-    ``ready``/``live`` are booleans or zero-argument callables asked on each probe. Never returns.
+    ``ready``/``live`` are booleans or zero-argument callables asked on each probe. ``routes`` maps a path to a
+    zero-argument callable returning a JSON object (the service's requests). Never returns.
     """
-    _host.serve(int(port), ready, live, {"service": service(), **status}, lambda: info("listening", port=port))
+    _host.serve(int(port), ready, live, {"service": service(), **status}, lambda: info("listening", port=port),
+                dict(routes or {}))

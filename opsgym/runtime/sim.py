@@ -4,7 +4,9 @@ The kubelet calls :func:`run_container` whenever a container starts. When the co
 ``python PATH`` and ``PATH`` is a mounted program, the program's real source runs in-process against the real
 ``opsgym_runtime`` module with a simulated host swapped in: no sockets, no threads, no real memory, no real clock, a
 bounded number of program lines. The answer (logs, exit code, peak memory, probe answers) is deterministic for the
-same inputs and seed.
+same inputs and seed. A serving program can then be asked requests (``ContainerRun.answer``): its routes run
+in-process too, and their calls to dependencies go to whatever ``request`` callable the caller wired in (the SRE
+end-state check wires the cluster's Services, so one request flows through the whole app).
 
 Only trusted programs run: those shipped under ``envs/_apps/*/programs`` and any source passed to :func:`trust`.
 An agent can edit the programs ConfigMap; an edited program is refused (the container exits 1 and says why) instead
@@ -22,7 +24,7 @@ import sys
 import traceback
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,17 @@ class ContainerRun:
     ready: bool
     live: bool
     port: int | None
+    answer: Callable[[str], tuple[int, str]] | None = field(default=None, compare=False, repr=False)
+    """For a serving program started with a ``request`` callable: ``answer(path) -> (status, body)``, a request to one
+    of its routes (None otherwise, so the kubelet's many runs do not keep their programs alive)."""
+
+
+Request = Callable[[str, int, str], tuple[int, str]]
+"""``request(host, port, path) -> (status, body)``: where a program's calls to its dependencies go (0: no answer)."""
+
+
+def _no_network(host: str, port: int, path: str) -> tuple[int, str]:
+    return 0, "ConnectionRefusedError: no requests are simulated in this run"
 
 
 class _Stop(BaseException):
@@ -69,9 +82,9 @@ class _Stop(BaseException):
 
 
 class _Serving(BaseException):
-    def __init__(self, port: int, ready: bool, live: bool) -> None:
+    def __init__(self, port: int, ready: bool, live: bool, routes: dict[str, Any]) -> None:
         super().__init__(port)
-        self.port, self.ready, self.live = port, ready, live
+        self.port, self.ready, self.live, self.routes = port, ready, live, routes
 
 
 class _Hung(BaseException):
@@ -118,12 +131,12 @@ class _SimHost:
 
     def __init__(self, *, argv: list[str], env: dict[str, str], files: dict[str, str], memory_limit_mb: float | None,
                  resolve: Callable[[str, int], bool], lookup: Callable[[str], bool] | None, now: float,
-                 seed: int) -> None:
+                 seed: int, request: Request = _no_network) -> None:
         self.argv = list(argv)
         self.random = random.Random(seed)
         self._clock_rng = random.Random(seed ^ 0x5EED)
         self._env, self._files, self._limit = dict(env), files, memory_limit_mb
-        self._resolve, self._lookup = resolve, lookup
+        self._resolve, self._lookup, self._request = resolve, lookup, request
         self.t = now
         self.logs: list[str] = []
         self.allocated_mb = 0.0
@@ -169,10 +182,15 @@ class _SimHost:
         self.t += 0.001
         return "refused: [Errno 111] Connection refused"
 
-    def serve(self, port: int, ready: Any, live: Any, status: dict, listening: Callable[[], None]) -> None:
+    def request(self, host: str, port: int, path: str, timeout_s: float) -> tuple[int, str]:
+        self.t += 0.001
+        return self._request(host, port, path)
+
+    def serve(self, port: int, ready: Any, live: Any, status: dict, listening: Callable[[], None],
+              routes: dict[str, Any]) -> None:
         listening()
         answer = lambda probe: bool(probe() if callable(probe) else probe)  # noqa: E731
-        raise _Serving(port, answer(ready), answer(live))
+        raise _Serving(port, answer(ready), answer(live), routes)
 
 
 class _Program:
@@ -238,15 +256,32 @@ class _Program:
                 raise _Hung()
         return self._count
 
-    def run(self) -> None:
-        main = types.ModuleType("__main__")
-        main.__file__ = self.path
+    def _traced(self, work: Callable[[], Any]) -> Any:
+        self.lines = 0
         previous = sys.gettrace()
         sys.settrace(self._trace)
         try:
-            self._exec(main, self.path)
+            return work()
         finally:
             sys.settrace(previous)
+
+    def run(self) -> None:
+        main = types.ModuleType("__main__")
+        main.__file__ = self.path
+        self._traced(lambda: self._exec(main, self.path))
+
+    def answer(self, routes: dict[str, Any], path: str) -> tuple[int, str]:
+        """One request to the serving program, traced and bounded like its start-up (a fresh line budget)."""
+        if path not in routes:
+            return 404, f"no route {path}"
+        try:
+            return self._traced(lambda: self.modules[RUNTIME_MODULE].answer_route(routes, path))
+        except _Hung:
+            return 504, "the request did not finish (the program is hung)"
+        except (_Stop, _Serving):
+            return 502, "the program exited while answering"
+        except Exception as exc:
+            return 500, self.traceback_lines(exc)[-1]
 
     def traceback_lines(self, exc: BaseException) -> list[str]:
         """A Python-style traceback showing only the container's own files (what ``python`` would print there)."""
@@ -298,7 +333,7 @@ def _exited(host: _SimHost, logs: list[str], code: int, reason: str = "") -> Con
 
 def run_container(*, command: list[str], env: dict[str, str], files: dict[str, str],
                   memory_limit_mb: float | None, resolve: Callable[[str, int], bool], now: float, seed: int,
-                  lookup: Callable[[str], bool] | None = None) -> ContainerRun:
+                  lookup: Callable[[str], bool] | None = None, request: Request | None = None) -> ContainerRun:
     """Start a container in the simulated world and report what it did.
 
     Args:
@@ -313,6 +348,8 @@ def run_container(*, command: list[str], env: dict[str, str], files: dict[str, s
         lookup: optional: whether ``host`` resolves at all (a Service of that name exists). With it, a Service that
             exists but refuses (no ready endpoints) degrades its clients instead of crashing them; without it, a
             failed ``resolve`` reads as a name that does not resolve, which crashes the client.
+        request: where the program's ``call``s to dependencies go once it serves and is asked a request through
+            ``ContainerRun.answer``, which is only offered when ``request`` is given.
     """
     target = _program_path(command)
     if target is None:
@@ -320,7 +357,7 @@ def run_container(*, command: list[str], env: dict[str, str], files: dict[str, s
     path, argv = target
     key = posixpath.normpath(posixpath.join("/", path))
     host = _SimHost(argv=argv, env=env, files=files, memory_limit_mb=memory_limit_mb, resolve=resolve,
-                    lookup=lookup, now=now, seed=seed)
+                    lookup=lookup, now=now, seed=seed, request=request or _no_network)
     if key not in files:
         name = posixpath.basename(command[0])
         line = f"{name}: can't open file '{path}': [Errno 2] No such file or directory"
@@ -331,7 +368,9 @@ def run_container(*, command: list[str], env: dict[str, str], files: dict[str, s
     try:
         program.run()
     except _Serving as serving:
-        return ContainerRun(tuple(host.logs), None, "", host.memory_mb, serving.ready, serving.live, serving.port)
+        answer = functools.partial(program.answer, serving.routes) if request is not None else None
+        return ContainerRun(tuple(host.logs), None, "", host.memory_mb, serving.ready, serving.live, serving.port,
+                            answer)
     except _Stop as stop:
         return _exited(host, host.logs, stop.code, stop.reason)
     except _Hung:

@@ -3,7 +3,9 @@
 The faulty service must be really healthy (every replica Ready, no restarts over a further stretch of time, its
 Endpoints serving), and it must still be the service the task started with: the Deployment and its Service exist,
 replicas were not reduced and the probes are still there. Removing the service, scaling it to zero or disabling its
-probes therefore never passes. The other services are checked for collateral damage.
+probes therefore never passes. The other services are checked for collateral damage. What only the real fix passes
+(the workload as loaded but for the repaired fields, settings its program accepts, the shop's request flowing through
+it) is checked in :mod:`opsgym.sre.endstate`.
 """
 
 from __future__ import annotations
@@ -84,16 +86,20 @@ def _quantity(text: Any) -> float | None:
 
 @dataclass(frozen=True)
 class Baseline:
-    """What the rendered episode promised: replicas, probe handlers and Service shape per service."""
+    """What the rendered episode promised: replicas, probe handlers and Service shape per service, and the loaded
+    Deployments, ConfigMaps and Secrets by ``(kind, name)`` (what the faulty workload is compared with)."""
 
     replicas: dict[str, int]
     probes: dict[str, dict[str, dict[str, Any]]]
     services: dict[str, dict[str, Any]]
+    loaded: dict[tuple[str, str], dict[str, Any]]
 
 
 def baseline(objects: list[dict[str, Any]]) -> Baseline:
     """The promises of the rendered objects (after perturbations, so renamed labels are what is compared)."""
     replicas, probes, services = {}, {}, {}
+    loaded = {(o["kind"], o["metadata"]["name"]): o for o in objects
+              if o["kind"] in ("Deployment", "ConfigMap", "Secret")}
     for obj in objects:
         name = obj["metadata"]["name"]
         if obj["kind"] == "Deployment":
@@ -104,7 +110,7 @@ def baseline(objects: list[dict[str, Any]]) -> Baseline:
             services[name] = {"selector": obj["spec"].get("selector", {}),
                               "ports": [(p.get("port"), str(p.get("targetPort", p.get("port"))))
                                         for p in obj["spec"].get("ports", [])]}
-    return Baseline(replicas, probes, services)
+    return Baseline(replicas, probes, services, loaded)
 
 
 def _waiting(pod: dict[str, Any]) -> list[str]:

@@ -23,9 +23,18 @@ from opsgym.sre.paths import remove_path, set_path
 from opsgym.sre.spec import NoiseSpec, PatchOp
 from opsgym.tasks import YAML_LOADER, TaskSpec
 
-__all__ = ["App", "Episode", "load_app", "plan", "substitute"]
+__all__ = ["App", "Episode", "Request", "load_app", "plan", "substitute"]
 
 ADDRESS_SUFFIX = "_ADDR"
+
+
+@dataclass(frozen=True)
+class Request:
+    """The app's end-to-end request: ``GET path`` on ``service:port``, which should reach every service."""
+
+    service: str
+    port: int
+    path: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class App:
     services: tuple[str, ...]
     dependencies: dict[str, frozenset[str]]
     noise: tuple[NoiseSpec, ...] = ()
+    request: Request | None = None
 
     def programs(self) -> dict[str, str]:
         """ConfigMap data: every program plus the runtime module, keyed by file name."""
@@ -73,7 +83,8 @@ def load_app(folder: Path) -> App:
     try:
         meta = yaml.load(meta_file.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         noise = tuple(NoiseSpec.model_validate(n) for n in meta.get("noise", []))
-    except (yaml.YAMLError, ValueError) as exc:
+        request = Request(**meta["request"]) if meta.get("request") else None
+    except (yaml.YAMLError, ValueError, TypeError) as exc:
         raise TaskSpecError(f"{meta_file}: invalid app file: {exc}") from None
     objects: list[dict[str, Any]] = []
     for path in sorted((folder / "manifests").glob("*.yaml")):
@@ -86,7 +97,7 @@ def load_app(folder: Path) -> App:
     return App(name=str(meta.get("name", folder.name)), folder=folder, objects=frozen,
                programs_configmap=str(meta.get("programs_configmap", f"{folder.name}-programs")),
                images=tuple(meta.get("images", ())), services=tuple(sorted(services)),
-               dependencies=_dependencies(frozen, services), noise=noise)
+               dependencies=_dependencies(frozen, services), noise=noise, request=request)
 
 
 def substitute(value: Any, variables: dict[str, Any]) -> Any:
@@ -151,8 +162,7 @@ class Episode:
             _apply(objects, op, self.variables)
         for obj in objects:
             obj["metadata"]["namespace"] = self.namespace
-        namespace = {"apiVersion": "v1", "kind": "Namespace",
-                     "metadata": {"name": self.namespace, "labels": {"opsgym.io/task": self.task.id}}}
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
         return [namespace, *objects]
 
 

@@ -27,6 +27,8 @@ from opsgym.sre.checks import (
     restart_marks,
     workload_checks,
 )
+from opsgym.sre.endstate import repair_checks
+from opsgym.sre.entities import entity_names
 from opsgym.sre.render import Episode, plan
 from opsgym.tasks import TaskSpec
 
@@ -73,6 +75,7 @@ class SREScenario:
         self.episode: Episode | None = None
         self.baseline: Baseline | None = None
         self._judging_s = 0.0
+        self.entities: list[str] = []
 
     def _view(self) -> ClusterView:
         """The cluster as it is now (a view answers from what it read first: take a new one after time moves)."""
@@ -106,6 +109,7 @@ class SREScenario:
         key = f"{self.task.id}@{self.task.version}/seed={seed}/perturbations={names}"
         self.backend.load(key, objects, ready=ready, timeout_s=self.task.sre.ready_timeout_s + age)
         self.episode, self.baseline = episode, baseline(objects())
+        self.entities = entity_names(objects(), skip_data_of=(episode.app.programs_configmap,))  # for scoring
         self._judging_s = 0.0
         variables = dict(episode.variables)
         variables["noise"] = list(episode.noise_names)
@@ -138,11 +142,13 @@ class SREScenario:
         self._advance(spec.stable_s)
         view = self._view()
         checks = health_checks(view, self.baseline, episode, before)
+        checks += repair_checks(view, self.baseline, episode, real=not self.backend.virtual_time)
         checks += [field_check(view, c, episode.variables, episode.namespace) for c in spec.checks]
         gating = [c for c in checks if c.kind in ("remediation", "safety")]
         correct = 1.0 if gating and all(c.passed for c in gating) else 0.0
         return Evaluation(checks=checks, remediation_correct=correct,
-                          extra={"settle_s": waited, "stable_s": spec.stable_s, "noise": episode.noise_names})
+                          extra={"settle_s": waited, "stable_s": spec.stable_s, "noise": episode.noise_names,
+                                 "entities": self.entities})
 
     def _healthy(self, view: ClusterView) -> bool:
         checks = workload_checks(view, self.baseline, self.episode.namespace, self.episode.service)

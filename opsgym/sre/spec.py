@@ -8,11 +8,11 @@ the case's keys, ``namespace``, ``replicas`` and the task's own ``variables``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["FieldCheck", "NoiseSpec", "PatchOp", "ReplicaSpec", "SRESpec"]
+__all__ = ["FieldCheck", "NoiseSpec", "PatchOp", "Repairable", "ReplicaSpec", "SRESpec"]
 
 
 class PatchOp(BaseModel):
@@ -61,6 +61,19 @@ class FieldCheck(BaseModel):
     detail: str = ""
 
 
+class Repairable(BaseModel):
+    """Fields of one object that a fix may change (or remove); the rest of the faulty workload must stay as loaded.
+
+    The fault lives in these fields, so "as loaded" elsewhere means "as it was before the fault". Only ``Deployment``
+    (its pod template), ``ConfigMap`` and ``Secret`` (their data) are compared.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["Deployment", "ConfigMap", "Secret"]
+    name: str
+    paths: list[str] = Field(min_length=1, description="paths as in fault patches, e.g. data.${key}")
+
+
 class ReplicaSpec(BaseModel):
     """Replica counts drawn per seed."""
 
@@ -83,6 +96,9 @@ class SRESpec(BaseModel):
     fault: list[PatchOp] = Field(min_length=1)
     noise: list[NoiseSpec] = Field(default_factory=list)
     checks: list[FieldCheck] = Field(default_factory=list)
+    repairable: list[Repairable] = Field(
+        min_length=1, description="what a fix may change: the faulty Deployment's pod template and the ConfigMaps and "
+                                  "Secrets it reads must otherwise stay as loaded")
     settle_s: float = Field(300.0, gt=0, description="how long the end state may take to become healthy")
     stable_s: float = Field(120.0, gt=0, description="how long it must then stay healthy without restarts")
     ready_timeout_s: float = Field(600.0, gt=0, description="how long a backend may take to show the fault "

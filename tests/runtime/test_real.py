@@ -151,4 +151,5 @@ def test_the_shipped_module_uses_only_the_standard_library():
     tree = ast.parse(runtime_source())
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"__future__", "json", "os", "random", "sys", "time", "socket", "http.server"}
+    assert imported <= {"__future__", "json", "os", "random", "sys", "time", "socket", "http.server",
+                         "http.client"}

@@ -1,5 +1,7 @@
 """Fixtures for the SRE tests.
 
+``scenarios`` holds one embedded-cluster scenario per SRE task for a test module (a reset reuses the cluster).
+
 ``container_start`` is a test double of a kubelet's container start: it runs a rendered Deployment's first
 container through the sim runtime.
 
@@ -10,12 +12,14 @@ limit) so the app's programs can be tested before and apart from the embedded cl
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from sre_episodes import TASKS
 
 from opsgym.runtime.sim import ContainerRun, run_container
+from opsgym.sre.scenario import SREScenario
 
 UNITS = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
 
@@ -62,3 +66,12 @@ def start(objects: list[dict[str, Any]], deployment: str, *, seed: int = 0) -> C
 @pytest.fixture
 def container_start() -> Callable[..., ContainerRun]:
     return start
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> Iterator[dict[str, SREScenario]]:
+    made = {task_id: SREScenario(task, backend="sim", backend_options={}, perturbations=[])
+            for task_id, task in TASKS.items()}
+    yield made
+    for scenario in made.values():
+        scenario.close()

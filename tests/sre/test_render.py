@@ -44,8 +44,8 @@ def test_seeds_vary_service_namespace_replicas_and_noise(task_id):
 def test_everything_lives_in_the_episode_namespace_which_comes_first(task_id):
     episode = plan(TASKS[task_id], 5)
     objects = episode.objects()
-    assert objects[0] == {"apiVersion": "v1", "kind": "Namespace",
-                          "metadata": {"name": episode.namespace, "labels": {"opsgym.io/task": task_id}}}
+    # no label names the task: the agent would read the answer off `kubectl get ns --show-labels`
+    assert objects[0] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": episode.namespace}}
     assert {o["metadata"]["namespace"] for o in objects[1:]} == {episode.namespace}
 
 

@@ -6,11 +6,11 @@ import http.server
 import json
 import string
 import threading
-from collections.abc import Iterator
 
 import gymnasium as gym
 import pytest
 from kubernetes.client import ApiClient, Configuration
+from sre_episodes import TASKS, failed, play, solution
 
 import opsgym  # noqa: F401  (registers the gym ids)
 from opsgym.agents.base import play_episode
@@ -19,32 +19,6 @@ from opsgym.cluster.real import ClientReader
 from opsgym.errors import ClusterApiError
 from opsgym.sre.checks import ClusterView, crashlooping
 from opsgym.sre.scenario import SREScenario
-from opsgym.tasks import envs_root, load_task
-
-TASKS = {task.id: task for task in map(load_task, sorted(envs_root().glob("sre-*")))}
-
-
-@pytest.fixture(scope="module")
-def scenarios() -> Iterator[dict[str, SREScenario]]:
-    made = {task_id: SREScenario(task, backend="sim", backend_options={}, perturbations=[])
-            for task_id, task in TASKS.items()}
-    yield made
-    for scenario in made.values():
-        scenario.close()
-
-
-def solution(task_id: str, variables: dict) -> list[str]:
-    """The oracle's kubectl actions for this seed (without the final submit)."""
-    actions = [string.Template(a).safe_substitute(variables) for a in TASKS[task_id].solution]
-    return [a for a in actions if a.startswith("kubectl")]
-
-
-def play(scenario: SREScenario, actions: list[str]) -> list[str]:
-    return [scenario.execute(a).observation for a in actions]
-
-
-def failed(evaluation) -> set[str]:
-    return {c.name for c in evaluation.checks if not c.passed}
 
 
 @pytest.mark.parametrize("task_id", sorted(TASKS))
@@ -105,7 +79,8 @@ def test_sre1_papering_over_the_configmap_with_a_deployment_env_does_not_count(s
     assert scenario.execute(override).ok
     evaluation = scenario.evaluate()
     assert f"{v['service']}-pods-ready" not in failed(evaluation), "the override does make the service healthy"
-    assert failed(evaluation) == {"configmap-value-valid"} and evaluation.remediation_correct == 0.0
+    assert failed(evaluation) == {"configmap-value-valid", f"{v['service']}-unchanged-but-repaired"}
+    assert evaluation.remediation_correct == 0.0
 
 
 @pytest.mark.parametrize("limit, passes", [(None, False), ("64Gi", False), ("${good_limit}", True)])
@@ -131,8 +106,8 @@ def test_collateral_damage_is_reported_but_does_not_undo_a_fix(scenarios):
     victim = next(s for s in ("shipping", "catalog") if s != v["service"])
     scenario.execute(f"kubectl delete deployment {victim} -n {v['namespace']}")
     evaluation = scenario.evaluate()
-    assert failed(evaluation) == {f"{victim}-intact"}
-    assert next(c for c in evaluation.checks if c.name == f"{victim}-intact").kind == "collateral"
+    assert failed(evaluation) == {f"{victim}-intact", "shop-request-flow"}  # the shop's request needs the victim
+    assert {c.kind for c in evaluation.checks if not c.passed} == {"collateral"}
     assert evaluation.remediation_correct == 1.0
 
 

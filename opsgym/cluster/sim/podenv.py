@@ -1,6 +1,9 @@
 """What a container is started with, worked out the way the kubelet does: its environment (service links,
 ``envFrom``, ``env`` with ``valueFrom``), its argv with ``$(VAR)`` expansion, the files of its configMap/secret
 volumes, and whether a TCP connection to ``host:port`` would reach a ready endpoint through cluster DNS.
+
+Objects are read through :class:`Objects`: the simulator's store, or the SRE judge's view of any cluster's API (which
+works out the same things to run the programs of a live cluster's end state).
 """
 
 from __future__ import annotations
@@ -9,14 +12,23 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from opsgym.cluster.sim.defaults import parse_quantity
-from opsgym.cluster.sim.store import Store
 
-__all__ = ["ConfigError", "command_line", "lookup", "missing_volumes", "mounted_files", "resolve_env", "resolver"]
+__all__ = ["ConfigError", "Objects", "command_line", "find_service", "lookup", "missing_volumes", "mounted_files",
+           "resolve_env", "resolver"]
 
 Obj = dict[str, Any]
+
+
+class Objects(Protocol):
+    """Read access to stored objects by plural (``configmaps``, ``services`` …), as the simulator's store offers it."""
+
+    def get(self, plural: str, namespace: str, name: str) -> Obj | None: ...
+
+    def items(self, plural: str, namespace: str | None = None) -> list[Obj]: ...
+
 _VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _FIELD = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
@@ -38,7 +50,7 @@ def _decode(value: str) -> str:
         return ""
 
 
-def _source(store: Store, namespace: str, kind: str, name: str) -> dict[str, str] | None:
+def _source(store: Objects, namespace: str, kind: str, name: str) -> dict[str, str] | None:
     """The string data of a ConfigMap or Secret (secrets decoded), or None if it does not exist."""
     if kind == "configmap":
         obj = store.get("configmaps", namespace, name)
@@ -51,7 +63,7 @@ def _source(store: Store, namespace: str, kind: str, name: str) -> dict[str, str
     return None if obj is None else {k: _decode(v) for k, v in (obj.get("data") or {}).items()}
 
 
-def _service_links(store: Store, namespace: str) -> dict[str, str]:
+def _service_links(store: Objects, namespace: str) -> dict[str, str]:
     env: dict[str, str] = {}
     services = [s for s in store.items("services", namespace)]
     kube = store.get("services", "default", "kubernetes")
@@ -67,7 +79,7 @@ def _service_links(store: Store, namespace: str) -> dict[str, str]:
     return env
 
 
-def resolve_env(store: Store, pod: Obj, container: Obj, pod_ip: str) -> dict[str, str]:
+def resolve_env(store: Objects, pod: Obj, container: Obj, pod_ip: str) -> dict[str, str]:
     """The container's environment in the kubelet's order (service links, envFrom, env).
 
     Raises:
@@ -100,7 +112,7 @@ def resolve_env(store: Store, pod: Obj, container: Obj, pod_ip: str) -> dict[str
     return env
 
 
-def _value_from(store: Store, pod: Obj, container: Obj, source: Obj, pod_ip: str) -> str | None:
+def _value_from(store: Objects, pod: Obj, container: Obj, source: Obj, pod_ip: str) -> str | None:
     namespace = pod["metadata"]["namespace"]
     for kind, field, label in (("configmap", "configMapKeyRef", "ConfigMap"), ("secret", "secretKeyRef", "Secret")):
         ref = source.get(field)
@@ -143,7 +155,7 @@ def command_line(container: Obj, env: dict[str, str]) -> list[str]:
     return [expand(part, env) for part in (container.get("command") or []) + (container.get("args") or [])]
 
 
-def _volume_data(store: Store, namespace: str, volume: Obj) -> tuple[dict[str, str] | None, Obj]:
+def _volume_data(store: Objects, namespace: str, volume: Obj) -> tuple[dict[str, str] | None, Obj]:
     if "configMap" in volume:
         ref = volume["configMap"] or {}
         return _source(store, namespace, "configmap", ref.get("name", "")), ref
@@ -153,7 +165,7 @@ def _volume_data(store: Store, namespace: str, volume: Obj) -> tuple[dict[str, s
     return {}, {}
 
 
-def missing_volumes(store: Store, pod: Obj) -> list[str]:
+def missing_volumes(store: Objects, pod: Obj) -> list[str]:
     """FailedMount messages for configMap/secret volumes whose object is missing (and not optional)."""
     problems = []
     for volume in (pod.get("spec") or {}).get("volumes") or []:
@@ -165,7 +177,7 @@ def missing_volumes(store: Store, pod: Obj) -> list[str]:
     return problems
 
 
-def mounted_files(store: Store, pod: Obj, container: Obj) -> dict[str, str]:
+def mounted_files(store: Objects, pod: Obj, container: Obj) -> dict[str, str]:
     """Absolute path → content for the container's configMap/secret mounts (``items`` and ``subPath`` honoured)."""
     volumes = {v.get("name"): v for v in (pod.get("spec") or {}).get("volumes") or []}
     files: dict[str, str] = {}
@@ -190,7 +202,7 @@ def mounted_files(store: Store, pod: Obj, container: Obj) -> dict[str, str]:
     return files
 
 
-def _service(store: Store, namespace: str, host: str) -> Obj | None:
+def find_service(store: Objects, namespace: str, host: str) -> Obj | None:
     """The Service a cluster DNS name (or cluster IP) points at, from a pod in ``namespace``."""
     host = str(host).lower().rstrip(".")
     for suffix in (".svc.cluster.local", ".svc"):
@@ -202,16 +214,16 @@ def _service(store: Store, namespace: str, host: str) -> Obj | None:
     return store.get("services", ns or namespace, name) if name and "." not in ns else None
 
 
-def lookup(store: Store, namespace: str) -> Callable[[str], bool]:
+def lookup(store: Objects, namespace: str) -> Callable[[str], bool]:
     """``lookup(host)``: does the name resolve at all (a Service of that name exists)?"""
-    return lambda host: _service(store, namespace, host) is not None
+    return lambda host: find_service(store, namespace, host) is not None
 
 
-def resolver(store: Store, namespace: str) -> Callable[[str, int], bool]:
+def resolver(store: Objects, namespace: str) -> Callable[[str, int], bool]:
     """``resolve(host, port)``: would a TCP connect from a pod in ``namespace`` reach a ready endpoint?"""
 
     def resolve(host: str, port: int) -> bool:
-        svc = _service(store, namespace, host)
+        svc = find_service(store, namespace, host)
         if svc is None:
             return False
         spec = svc.get("spec") or {}

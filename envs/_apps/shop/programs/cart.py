@@ -15,6 +15,14 @@ ttl_s = int(match.group(1)) * UNITS[match.group(2)]
 if ttl_s < 300:
     rt.warning("SESSION_TTL under 5m logs shoppers out mid-checkout", session_ttl_s=ttl_s)
 rt.info("cart starting", max_items=max_items, session_ttl_s=ttl_s)
-kv_ok = rt.dependency("kv", rt.env("KV_ADDR", "kv:6379"))
+kv_addr = rt.env("KV_ADDR", "kv:6379")
+kv_ok = rt.dependency("kv", kv_addr)
 rt.allocate(int(rt.env("CACHE_MB", "24")), what="session cache")
-rt.serve(int(rt.env("PORT", "8080")), kv=kv_ok, max_items=max_items)
+
+
+def cart() -> dict:
+    """A shopper's cart, read from its session in kv."""
+    return {"items": 1, "max_items": max_items, "calls": rt.call_all({"kv": (kv_addr, "/get")})}
+
+
+rt.serve(int(rt.env("PORT", "8080")), kv=kv_ok, max_items=max_items, routes={"/cart": cart})

@@ -11,9 +11,17 @@ if currency not in CURRENCIES:
 if page_size > 100:
     rt.warning("PAGE_SIZE above 100 makes listing pages slow", page_size=page_size)
 rt.info("catalog starting", page_size=page_size, currency=currency)
-kv_ok = rt.dependency("kv", rt.env("KV_ADDR", "kv:6379"))
+kv_addr = rt.env("KV_ADDR", "kv:6379")
+kv_ok = rt.dependency("kv", kv_addr)
 cache_mb = int(rt.env("CACHE_MB", "32"))
 rt.allocate(cache_mb, what="product cache")
 products = rt.random().randint(300, 1_200)
 rt.info("product cache warmed", products=products, cache_mb=cache_mb)
-rt.serve(int(rt.env("PORT", "8080")), products=products, kv=kv_ok)
+
+
+def listing() -> dict:
+    """One listing page: the product index comes from kv."""
+    return {"page_size": page_size, "currency": currency, "calls": rt.call_all({"kv": (kv_addr, "/get")})}
+
+
+rt.serve(int(rt.env("PORT", "8080")), products=products, kv=kv_ok, routes={"/products": listing})

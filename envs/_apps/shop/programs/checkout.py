@@ -13,11 +13,19 @@ region = rt.env("TAX_REGION", "EU")
 if region not in REGIONS:
     rt.fail(f"no tax rules for TAX_REGION {region!r} (valid: {', '.join(REGIONS)})")
 rt.info("checkout starting", timeout_ms=timeout_ms, retry_policy=policy, tax_region=region)
-ready = {
-    "cart": rt.dependency("cart", rt.env("CART_ADDR", "cart:8080")),
-    "payment": rt.dependency("payment", rt.env("PAYMENT_ADDR", "payment:8080")),
-    "shipping": rt.dependency("shipping", rt.env("SHIPPING_ADDR", "shipping:8080")),
+upstream = {
+    "cart": (rt.env("CART_ADDR", "cart:8080"), "/cart"),
+    "payment": (rt.env("PAYMENT_ADDR", "payment:8080"), "/charge"),
+    "shipping": (rt.env("SHIPPING_ADDR", "shipping:8080"), "/quote"),
 }
+ready = {name: rt.dependency(name, address) for name, (address, _) in upstream.items()}
 workers = int(rt.env("WORKERS", "2"))
 rt.allocate(workers * 12, what=f"{workers} order workers")
-rt.serve(int(rt.env("PORT", "8080")), **ready)
+
+
+def order() -> dict:
+    """Place an order: read the cart, charge it, book the shipment."""
+    return {"retry_policy": policy, "calls": rt.call_all(upstream, timeout_s=timeout_ms / 1000)}
+
+
+rt.serve(int(rt.env("PORT", "8080")), routes={"/order": order}, **ready)

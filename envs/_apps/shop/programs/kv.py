@@ -16,4 +16,4 @@ keys = rt.random().randint(2_000, 9_000)
 rt.info("snapshot loaded", keys=keys, snapshot_interval_s=snapshot_s)
 if policy == "noeviction":
     rt.warning("maxmemory-policy noeviction: writes fail once the arena is full")
-rt.serve(int(rt.env("PORT", "6379")), role="primary", keys=keys)
+rt.serve(int(rt.env("PORT", "6379")), role="primary", keys=keys, routes={"/get": lambda: {"keys": keys}})

@@ -12,6 +12,14 @@ key = rt.read_file("/etc/payment/credentials/api-key").strip()
 if not key.startswith("sk_"):
     rt.fail("api-key in payment-credentials does not look like a secret key (expected prefix sk_)")
 rt.info("payment starting", provider=provider, max_amount=max_amount, key_suffix=key[-4:])
-kv_ok = rt.dependency("kv", rt.env("KV_ADDR", "kv:6379"))
+kv_addr = rt.env("KV_ADDR", "kv:6379")
+kv_ok = rt.dependency("kv", kv_addr)
 rt.allocate(int(rt.env("CACHE_MB", "16")), what="idempotency cache")
-rt.serve(int(rt.env("PORT", "8080")), provider=provider, kv=kv_ok)
+
+
+def charge() -> dict:
+    """Authorise a charge; the idempotency record lives in kv."""
+    return {"provider": provider, "authorized": True, "calls": rt.call_all({"kv": (kv_addr, "/get")})}
+
+
+rt.serve(int(rt.env("PORT", "8080")), provider=provider, kv=kv_ok, routes={"/charge": charge})

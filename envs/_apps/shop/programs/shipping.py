@@ -11,4 +11,4 @@ rt.info("shipping starting", carriers=",".join(carriers), default_carrier=defaul
 for carrier in carriers:
     rt.allocate(table_mb / len(carriers), what=f"{carrier} rate table")
     rt.info("rate table loaded", carrier=carrier, zones=rt.random().randint(40, 220))
-rt.serve(int(rt.env("PORT", "8080")), carriers=carriers)
+rt.serve(int(rt.env("PORT", "8080")), carriers=carriers, routes={"/quote": lambda: {"carrier": default}})

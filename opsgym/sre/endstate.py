@@ -1,0 +1,119 @@
+"""End-state checks that only the real fix passes, beside the health checks of :mod:`opsgym.sre.checks`.
+
+A healthy faulty service proves little on its own: it is healthy too when it runs another program, reads another
+value that it never validates, or calls the key-value store instead of its real dependency. So the end state must
+also show
+
+- the faulty workload as it was loaded except for the task's ``repairable`` fields (:mod:`opsgym.sre.pristine`);
+- settings its own program accepts: the program starts in the simulated runtime with the end state's inputs;
+- requests that flow: the app's end-to-end request (:mod:`opsgym.sre.flow`) reaches the faulty service, which answers
+  as itself and calls exactly the Services of its pristine dependencies, resolved as the program resolves them (so
+  ``cart``, ``cart.shop`` and ``cart.shop.svc.cluster.local`` all pass, the key-value store in cart's place does not);
+  the whole shop answering is reported as collateral (another service broken on the way is collateral damage, not a
+  failed repair).
+"""
+
+from __future__ import annotations
+
+from opsgym.outcome import CheckResult
+from opsgym.runtime.sim import ContainerRun
+from opsgym.sre.checks import Baseline, ClusterView
+from opsgym.sre.flow import ApiStore, FlowResult, real_request, request_flow, start_template
+from opsgym.sre.pristine import differences, referenced
+from opsgym.sre.render import Episode, substitute
+
+__all__ = ["repair_checks"]
+
+PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets"}
+NO_ANSWER = frozenset({0, 503, 508})
+"""Statuses of a request that reached no program (nothing listening, a pod that does not serve, a request loop)."""
+
+
+def _check(name: str, passed: bool, detail: str, kind: str = "remediation") -> CheckResult:
+    return CheckResult(name=name, passed=bool(passed), detail=detail, kind=kind)  # type: ignore[arg-type]
+
+
+def _pristine(view: ClusterView, store: ApiStore, base: Baseline, episode: Episode) -> CheckResult:
+    namespace, name = episode.namespace, episode.service
+    repairable: dict[tuple[str, str], list[str]] = {}
+    for item in episode.task.sre.repairable:
+        key = (item.kind, substitute(item.name, episode.variables))
+        repairable.setdefault(key, []).extend(substitute(p, episode.variables) for p in item.paths)
+    loaded = base.loaded[("Deployment", name)]
+    changed: list[str] = []
+    for kind, obj_name in [("Deployment", name), *referenced(loaded)]:
+        want = base.loaded.get((kind, obj_name))
+        if want is None:
+            continue
+        live = view.get(kind, namespace, obj_name) if kind == "Deployment" else \
+            store.get(PLURALS[kind], namespace, obj_name)
+        changed += [f"{kind} {obj_name}: {path}" for path in
+                    differences(kind, live, want, repairable.get((kind, obj_name), []))]
+    return _check(f"{name}-unchanged-but-repaired", not changed,
+                  "changed besides the repair: " + "; ".join(changed[:8]) if changed else
+                  "only the faulty fields differ from the workload as it was loaded")
+
+
+def _accepted(view: ClusterView, store: ApiStore, episode: Episode) -> CheckResult:
+    name = episode.service
+    deployment = view.get("Deployment", episode.namespace, name)
+    run: ContainerRun | str = start_template(store, episode.namespace, deployment) if deployment else \
+        f"Deployment {name} is gone"
+    if isinstance(run, str):
+        return _check(f"{name}-settings-accepted", False, run)
+    ok = run.exit_code is None and run.ready
+    last = run.logs[-1] if run.logs else ""
+    return _check(f"{name}-settings-accepted", ok,
+                  "the program starts and serves with its settings as they stand" if ok else
+                  f"the program does not start with its settings as they stand (exit {run.exit_code}): {last}")
+
+
+def _dependency_check(episode: Episode, flow: FlowResult) -> CheckResult:
+    """The faulty service, reached by the shop's request, answered as itself and called exactly the Services of its
+    pristine dependencies, each answering as itself when it answered at all (one that is down is collateral)."""
+    name, wanted = episode.service, set(episode.app.dependencies.get(episode.service, ()))
+    own = [hop for hop in flow.hops if hop.reached == name]
+    calls = [hop for hop in flow.hops if hop.caller == name]
+    if not own:
+        return _check(f"{name}-answers-requests", False, "the shop's request never reached it")
+    last, problems = own[-1], []
+    if last.answered_as != name:
+        problems.append(f"it did not answer as {name}: {last.status or 'no answer'} {last.body.strip()[:200]}")
+    elif last.status != 200 and not wanted:
+        problems.append(f"it answered {last.status}: {last.body.strip()[:200]}")
+    reached = {hop.reached for hop in calls}
+    if reached != wanted:
+        problems.append(f"its requests reached {', '.join(sorted(reached)) or 'nothing'}, "
+                        f"not {', '.join(sorted(wanted)) or 'nothing'}")
+    problems += sorted({f"{hop.reached} answered as {hop.answered_as or 'nobody'} ({hop.status})" for hop in calls
+                        if hop.status not in NO_ANSWER and hop.answered_as != hop.reached})
+    detail = "; ".join(problems) if problems else "answered the shop's request as itself" + (
+        f", calling {', '.join(sorted(wanted))}" if wanted else "")
+    return _check(f"{name}-answers-requests", not problems, detail)
+
+
+def _request_checks(episode: Episode, target: str, flow: FlowResult, real: FlowResult | None) -> list[CheckResult]:
+    out = [_dependency_check(episode, flow)]
+    everyone = set(episode.app.services)
+    results = [("simulated", flow)] + ([("real", real)] if real is not None else [])
+    problems = [f"{label}: {r.status or 'no answer'} {r.body.strip()[:300]}" if r.status != 200 else
+                f"{label}: not answered by {', '.join(sorted(everyone - r.services))}"
+                for label, r in results if r.status != 200 or not r.services >= everyone]
+    out.append(_check("shop-request-flow", not problems,
+                      f"{target} answered by every service" if not problems else f"{target}: {'; '.join(problems)}",
+                      "collateral"))
+    return out
+
+
+def repair_checks(view: ClusterView, base: Baseline, episode: Episode, *, real: bool) -> list[CheckResult]:
+    """The end-state checks beyond health. ``real``: the backend runs real containers, so the real shop is also
+    asked the end-to-end request (through the API server's service proxy)."""
+    store = ApiStore(view.reader)
+    out = [_pristine(view, store, base, episode), _accepted(view, store, episode)]
+    request = episode.app.request
+    if request is not None:
+        flow = request_flow(store, episode.namespace, request.service, request.port, request.path)
+        live = real_request(view.reader, episode.namespace, request.service, request.port, request.path) \
+            if real else None
+        out += _request_checks(episode, f"GET {request.service}:{request.port}{request.path}", flow, live)
+    return out
