@@ -4,7 +4,7 @@
 * :mod:`~opsgym.scoring.profiles` — weights as data (``sre``, ``ciso``, ``finops``, ``swe``) with overrides;
 * :mod:`~opsgym.scoring.penalties` — named Usefulness penalty rules;
 * :mod:`~opsgym.scoring.correctness` and :mod:`~opsgym.scoring.judge` — DiagCorrect/RootCauseCorrect, structured
-  first, then an optional LLM judge;
+  first, then an optional LLM judge; :mod:`~opsgym.scoring.precision` — entity precision, so stuffing never pays;
 * :mod:`~opsgym.scoring.scorer` — outcome → inputs → record, and :func:`recompute` with other weights;
 * :class:`ScoringWrapper` — the Gymnasium wrapper ``gym.make("opsgym/…")`` adds;
 * :func:`adaptivity` — paired episodes over perturbations.

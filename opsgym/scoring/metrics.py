@@ -30,6 +30,7 @@ __all__ = [
     "AdaptivityTerm",
     "accuracy",
     "adaptivity",
+    "answer_credit",
     "clamp01",
     "comp_eff",
     "cost_score",
@@ -111,6 +112,18 @@ def accuracy(diag_correct: float | None, root_cause_correct: float | None, remed
     """Accuracy = w_diag·DiagCorrect + w_rca·RootCauseCorrect + w_rem·RemediationCorrect."""
     parts = {"diag": diag_correct, "rca": root_cause_correct, "rem": remediation_correct}
     return weighted_sum(parts, weights, "accuracy", profile=profile)
+
+
+def answer_credit(remediation_correct: float, unresolved_share: float) -> float:
+    """The share of its diagnosis and root-cause credit an answer keeps: ``unresolved_share`` when the problem is
+    still in place (RemediationCorrect 0), all of it when it is gone, linear in between.
+
+    On a mitigation task the answer is a claim and the end state its evidence: an agent that names the cause and
+    does nothing about it has not shown that it knew, and has not reduced the risk. DiagCorrect and
+    RootCauseCorrect in Accuracy are the graded answer times this credit.
+    """
+    share = clamp01(unresolved_share)
+    return clamp01(share + (1.0 - share) * clamp01(remediation_correct))
 
 
 def penalty(fired_weights: Sequence[float]) -> float:

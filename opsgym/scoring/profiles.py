@@ -4,6 +4,11 @@ Profiles are data (``profiles.yaml`` beside this module) so that changing an emp
 can be overridden per task (``profile_overrides`` in ``task.yaml``) and per run (``ScoringWrapper(weights=...)``);
 both use the profile's own shape, formula by formula, and are merged key by key (run over task over profile) before
 validation, so a partial override that breaks the sum-to-1 rule fails with the profile and the weights named.
+
+Besides the weights, a profile states its objective's factors (:data:`FACTORS`): ``unresolved.answer_credit`` is the
+share of the diagnosis and root-cause credit an episode keeps when it leaves the incident in place. A mitigation
+objective (the SRE, CISO and FinOps profiles) sets it below 1 — a diagnosis nobody acted on has not reduced any
+risk — and a diagnosis-only task overrides it to 1 with ``profile_overrides``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from opsgym.errors import ScoringConfigError, UnknownNameError
 from opsgym.scoring.metrics import WEIGHT_GROUPS, validate_weights
 from opsgym.scoring.penalties import RULES
 
-__all__ = ["PROFILES_FILE", "Overrides", "Profile", "load_profiles", "profile_names", "resolve_profile"]
+__all__ = ["FACTORS", "PROFILES_FILE", "Overrides", "Profile", "load_profiles", "profile_names", "resolve_profile"]
 
 PROFILES_FILE = Path(__file__).with_name("profiles.yaml")
+
+FACTORS: dict[str, dict[str, float]] = {"unresolved": {"answer_credit": 1.0}}
+"""Factor group → factor → the value a profile that does not state it gets (neutral: the seed's formulas as
+written, so records made before a factor existed recompute to the same scores). Each factor is in [0, 1]."""
 
 Overrides = Mapping[str, Mapping[str, float]]
 """``{"accuracy": {"rca": 0.6, ...}, "penalties": {"scale-to-zero": 0.8}}``: formula → weight name → value."""
@@ -35,12 +44,19 @@ class Profile(BaseModel):
     description: str = ""
     weights: dict[str, dict[str, float]]
     penalties: dict[str, float] = Field(default_factory=dict)
+    factors: dict[str, dict[str, float]] = Field(default_factory=lambda: {g: dict(v) for g, v in FACTORS.items()},
+                                                 description="objective factors, see FACTORS")
     overridden: list[str] = Field(default_factory=list, description="'formula.key' entries changed by overrides")
 
     @property
     def lam(self) -> float:
         """The paper's λ in TaskEfficacy."""
         return self.weights["task_efficacy"]["accuracy"]
+
+    @property
+    def unresolved_answer_credit(self) -> float:
+        """The share of diagnosis and root-cause credit an episode with RemediationCorrect 0 keeps."""
+        return self.factors["unresolved"]["answer_credit"]
 
 
 def _validate_penalties(name: str, penalties: Mapping[str, Any]) -> dict[str, float]:
@@ -55,14 +71,31 @@ def _validate_penalties(name: str, penalties: Mapping[str, Any]) -> dict[str, fl
     return out
 
 
+def _validate_factors(name: str, merged: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for group, defaults in FACTORS.items():
+        given = dict(merged[group])
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            raise ScoringConfigError(f"profile {name!r}: unknown {group} factors {unknown}; known: {list(defaults)}")
+        out[group] = {**defaults, **given}
+        for factor, value in out[group].items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ScoringConfigError(f"profile {name!r}: {group}.{factor} must be a number in [0, 1], "
+                                         f"got {value!r}")
+            out[group][factor] = float(value)
+    return out
+
+
 def _build(name: str, raw: Mapping[str, Any], overrides: list[Overrides]) -> Profile:
-    merged: dict[str, dict[str, float]] = {g: dict(raw.get(g) or {}) for g in (*WEIGHT_GROUPS, "penalties")}
+    groups = (*WEIGHT_GROUPS, "penalties", *FACTORS)
+    merged: dict[str, dict[str, float]] = {g: dict(raw.get(g) or {}) for g in groups}
     changed: list[str] = []
     for override in overrides:
         for group, values in (override or {}).items():
             if group not in merged:
                 raise ScoringConfigError(f"profile {name!r}: cannot override unknown formula {group!r}; "
-                                         f"known: {', '.join([*WEIGHT_GROUPS, 'penalties'])}")
+                                         f"known: {', '.join(groups)}")
             if not isinstance(values, Mapping):
                 raise ScoringConfigError(f"profile {name!r}: override of {group!r} must map weight names to numbers, "
                                          f"got {values!r}")
@@ -70,7 +103,8 @@ def _build(name: str, raw: Mapping[str, Any], overrides: list[Overrides]) -> Pro
             changed += [f"{group}.{k}" for k in values]
     weights = {g: validate_weights(merged[g], g, profile=name) for g in WEIGHT_GROUPS}
     return Profile(name=name, description=str(raw.get("description", "")).strip(), weights=weights,
-                   penalties=_validate_penalties(name, merged["penalties"]), overridden=sorted(set(changed)))
+                   penalties=_validate_penalties(name, merged["penalties"]), factors=_validate_factors(name, merged),
+                   overridden=sorted(set(changed)))
 
 
 @functools.cache
@@ -103,7 +137,7 @@ def resolve_profile(profile: str | Profile | Mapping[str, Any] | None = None, *,
     overrides apply to it the same way.
     """
     if isinstance(profile, Profile):
-        name, raw = profile.name, {**profile.weights, "penalties": profile.penalties,
+        name, raw = profile.name, {**profile.weights, "penalties": profile.penalties, **profile.factors,
                                    "description": profile.description}
     elif isinstance(profile, Mapping):
         name, raw = str(profile.get("name", "(custom)")), dict(profile)

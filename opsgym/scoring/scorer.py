@@ -17,6 +17,10 @@ Definitions this module fixes (documented in the record as ``*_method`` fields):
   infrastructure (only kubectl scaling or resource changes can, see
   :func:`~opsgym.scoring.actions.may_add_infrastructure`); unknown when such actions happened without a price.
 * error cost: ``unresolved_incident_usd × (1 − RemediationCorrect) + harmful_action_usd × Penalty``.
+* DiagCorrect and RootCauseCorrect in Accuracy: the answer's grade (``DiagGraded``, ``RootCauseGraded``: structured
+  or judged, times entity precision over ``outcome.extra["entities"]``) times ``AnswerCredit``, the share of it an
+  episode keeps given RemediationCorrect (the profile's ``unresolved.answer_credit``, see
+  :func:`~opsgym.scoring.metrics.answer_credit`).
 """
 
 from __future__ import annotations
@@ -156,9 +160,11 @@ def gather_inputs(outcome: Outcome | Mapping[str, Any], *, llm: dict[str, Any] |
     memory, memory_method = _peak_memory_mb(o)
     inference, inference_method = _inference_cost(llm, price)
     infra, infra_method = _infra_cost(o)
+    candidates = [str(e) for e in o.extra.get("entities") or [] if isinstance(e, str)]
     return ScoringInputs(
         task_id=o.task_id, seed=o.seed, domain=o.domain, default_profile=o.profile, perturbations=o.perturbations,
-        diag=diag_correct(answer, o.ground_truth, judge), root_cause=root_cause_correct(answer, o.ground_truth, judge),
+        diag=diag_correct(answer, o.ground_truth, judge, candidates),
+        root_cause=root_cause_correct(answer, o.ground_truth, judge, candidates),
         remediation_correct=o.remediation_correct, checks=[c.model_dump() for c in o.checks],
         firings=evaluate_rules(o), interventions=o.interventions, max_interventions=o.max_interventions,
         sim_time_s=o.sim_time_s, wall_time_s=o.wall_time_s, agent_time_s=agent_time, virtual_clock=virtual,
@@ -186,8 +192,10 @@ def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "Ta
             entry["checks"].append(f.check)
         entry["details"].append(f.detail)
     pen = m.penalty([e["weight"] for e in fired.values()])
-    acc = m.accuracy(inputs.diag.score, inputs.root_cause.score, inputs.remediation_correct, w["accuracy"],
-                     profile=name)
+    credit = m.answer_credit(inputs.remediation_correct, profile.unresolved_answer_credit)
+    diag = None if inputs.diag.score is None else inputs.diag.score * credit
+    rca = None if inputs.root_cause.score is None else inputs.root_cause.score * credit
+    acc = m.accuracy(diag, rca, inputs.remediation_correct, w["accuracy"], profile=name)
     use = m.usefulness(pen)
     efficacy = m.task_efficacy(acc, use, w["task_efficacy"], profile=name)
     error_cost = (inputs.error_prices.unresolved_incident_usd * (1.0 - inputs.remediation_correct)
@@ -210,8 +218,9 @@ def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "Ta
                               ("InfraCost", inputs.infra_cost_usd), ("Throughput", inputs.episodes_per_min))
                if v is None]
     components = {
-        "DiagCorrect": inputs.diag.score, "RootCauseCorrect": inputs.root_cause.score,
-        "RemediationCorrect": inputs.remediation_correct, "Penalty": pen,
+        "DiagCorrect": diag, "RootCauseCorrect": rca, "RemediationCorrect": inputs.remediation_correct,
+        "DiagGraded": inputs.diag.score, "RootCauseGraded": inputs.root_cause.score, "AnswerCredit": credit,
+        "DiagPrecision": _precision(inputs.diag), "RootCausePrecision": _precision(inputs.root_cause), "Penalty": pen,
         "LatencyScore": m.latency_score(inputs.time_to_solution_s, _budget(inputs, "time_to_solution_s")),
         "MemoryScore": m.memory_score(inputs.peak_memory_mb, _budget(inputs, "memory_mb")),
         "ThroughputScore": m.throughput_score(inputs.episodes_per_min, _budget(inputs, "throughput_eps_per_min")),
@@ -224,6 +233,10 @@ def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "Ta
         "profile": profile.model_dump(), "components": components, "penalties": list(fired.values()),
         "unknown": unknown, "judge": _judge_summary(inputs), "inputs": inputs.model_dump(mode="json"),
     }
+
+
+def _precision(correctness: Correctness) -> float | None:
+    return correctness.entities.precision if correctness.entities is not None else None
 
 
 def _judge_summary(inputs: ScoringInputs) -> dict[str, Any] | None:

@@ -26,7 +26,9 @@ def test_a_perfect_episode_scores_one_on_task_efficacy_with_its_inputs_beside():
 def test_remediation_comes_from_the_end_state_not_the_claim():
     claim = {**GOOD_ANSWER, "remediation": "fixed it, everything is green"}
     record = score(outcome(answer=claim, remediation=0.0))
-    assert record["components"]["RemediationCorrect"] == 0.0 and record["Accuracy"] == pytest.approx(0.75)
+    # the right diagnosis and root cause (0.25 + 0.5) keep the sre profile's unresolved answer credit, 0.5 (#15)
+    assert record["components"]["RemediationCorrect"] == 0.0 and record["Accuracy"] == pytest.approx(0.375)
+    assert record["components"]["DiagGraded"] == 1.0 and record["components"]["AnswerCredit"] == 0.5
 
 
 def test_hint_use_lowers_op_eff():

@@ -46,7 +46,8 @@ def test_truncation_also_ends_and_scores_the_episode():
 def test_run_weights_change_the_score_and_are_recorded():
     env = ScoringWrapper(ToyIncidentEnv(), weights={"task_efficacy": {"accuracy": 1.0, "usefulness": 0.0}})
     env.reset(seed=2)
-    *_, info = env.step(submit("payment"))  # wrong dependency, nothing restored
+    env.step(f"restore {env.unwrapped.down}")
+    *_, info = env.step(submit("payment"))  # restored, but names the wrong dependency
     record = info["metrics"]
     assert record["profile"]["weights"]["task_efficacy"]["accuracy"] == 1.0
     assert record["TaskEfficacy"] == record["Accuracy"]
@@ -85,6 +86,7 @@ def test_the_judge_absence_is_recorded():
 def test_registered_ids_come_scored(toy_env_id):
     env = gym.make(toy_env_id, weights={"accuracy": {"diag": 0.0, "rca": 1.0, "rem": 0.0}})
     env.reset(seed=0)
+    env.step(f"restore {env.unwrapped.down}")  # resolved: the answer keeps all its credit (#15)
     *_, info = env.step(submit(env.unwrapped.down))
     assert info["metrics"]["Accuracy"] == 1.0
 
@@ -93,11 +95,13 @@ def test_task_profile_overrides_apply_and_run_weights_win():
     from types import SimpleNamespace
 
     inner = ToyIncidentEnv()
-    inner.task = SimpleNamespace(id="TOY-1", profile="sre", profile_overrides={
-        "accuracy": {"diag": 0.0, "rca": 1.0, "rem": 0.0}, "efficiency": {"comp": 0.0, "econ": 0.0, "op": 1.0}})
+    inner.task = SimpleNamespace(id="TOY-1", profile="sre", profile_overrides={  # a diagnosis-only task (#15)
+        "accuracy": {"diag": 0.0, "rca": 1.0, "rem": 0.0}, "efficiency": {"comp": 0.0, "econ": 0.0, "op": 1.0},
+        "unresolved": {"answer_credit": 1.0}})
     env = ScoringWrapper(inner, weights={"efficiency": {"comp": 1.0, "econ": 0.0, "op": 0.0}})
     env.reset(seed=0)
     *_, info = env.step(submit(inner.down))
     weights = info["metrics"]["profile"]["weights"]
     assert weights["accuracy"]["rca"] == 1.0 and weights["efficiency"]["comp"] == 1.0
+    assert info["metrics"]["profile"]["factors"]["unresolved"]["answer_credit"] == 1.0
     assert info["metrics"]["Accuracy"] == 1.0  # root cause right, nothing restored: only rca counts here
