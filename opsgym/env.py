@@ -22,7 +22,9 @@ from typing import Any
 import gymnasium as gym
 
 from opsgym import plugins, spaces  # opsgym.spaces.Text: gymnasium's Text, fixed for AsyncVectorEnv shared memory
+from opsgym.agent_input import action_text, loads_strict, plain_text, type_name
 from opsgym.errors import InfrastructureError, OpsGymError
+from opsgym.interventions import ESCALATED, served_hints
 from opsgym.llm.telemetry import Ledger
 from opsgym.outcome import ActionRecord, Answer, Outcome
 from opsgym.scenario import ActionResult, Scenario, Tool
@@ -49,7 +51,8 @@ GENERIC_TOOLS: tuple[Tool, ...] = (
          "end the episode with your answer (JSON object; SWE tasks may submit with no argument)"),
     Tool("hint", "hint", "get a hint (counts as a human intervention)"),
     Tool("ask", "ask QUESTION", "ask the on-call human a question (counts as a human intervention)"),
-    Tool("escalate", "escalate [REASON]", "hand the incident to a human (counts as a human intervention)"),
+    Tool("escalate", "escalate [REASON]",
+         "hand the incident to a human: ends the episode (counts as a human intervention)"),
     Tool("help", "help", "list the available actions"),
 )
 
@@ -175,6 +178,7 @@ class OpsEnv(gym.Env[str, str]):
         self._steps = 0
         self._interventions = 0
         self._hints_given = 0
+        self._escalated = False
         self._actions: list[ActionRecord] = []
         self._answer: Answer | None = None
         self._done = False
@@ -191,11 +195,12 @@ class OpsEnv(gym.Env[str, str]):
             return obs, 0.0, self._outcome is not None and self._outcome.terminated, False, self._info(final=True)
         t0 = time.perf_counter()
         sim0 = self._scenario.now()
-        result = self._dispatch(action)
+        text = plain_text(action)  # once, at the door: from here on only this exact str is looked at
+        result = self._dispatch(action if text is None else text)
         self._steps += 1
         obs = self._observe(result.observation)
-        self._record(action, result, obs, time.perf_counter() - t0, self._scenario.now() - sim0)
-        terminated = result.cls == "submit" and result.ok
+        self._record(action_text(action), result, obs, time.perf_counter() - t0, self._scenario.now() - sim0)
+        terminated = result.ok and (result.cls == "submit" or (result.cls, result.verb) == ("intervention", "escalate"))
         truncated = not terminated and self._steps >= self.max_steps
         reward = 0.0
         if terminated or truncated:
@@ -244,10 +249,8 @@ class OpsEnv(gym.Env[str, str]):
                             error=reason, sim_cost_s=0.0)
 
     def _dispatch(self, action: Any) -> ActionResult:
-        if isinstance(action, bytes):
-            return self._invalid("actions are text; got bytes")
-        if not isinstance(action, str):
-            return self._invalid(f"actions are text; got {type(action).__name__}")
+        if type(action) is not str:  # step() made every text action an exact str; type() cannot be faked
+            return self._invalid(f"actions are text; got {type_name(action)}")
         if len(action) > MAX_ACTION_CHARS:
             return self._invalid(f"action is {len(action)} characters long; the limit is {MAX_ACTION_CHARS}")
         bad = sorted({c for c in action if c not in _CHARSET_SET})
@@ -286,9 +289,11 @@ class OpsEnv(gym.Env[str, str]):
         payload: Any = {}
         if rest:
             try:
-                payload = json.loads(rest)
+                payload = loads_strict(rest)
             except json.JSONDecodeError as exc:
                 return self._invalid(f"submit takes a JSON object: {exc.msg} at character {exc.pos}", "submit")
+            except ValueError as exc:
+                return self._invalid(f"submit takes a plain JSON object: {exc}", "submit")
         if not isinstance(payload, dict):
             return self._invalid(f"submit takes a JSON object, got {type(payload).__name__}", "submit")
         if self.task.domain == "sre" and not payload:
@@ -306,7 +311,7 @@ class OpsEnv(gym.Env[str, str]):
         return ActionResult(observation=text, cls="intervention", verb=verb, sim_cost_s=60.0)
 
     def _next_hint(self) -> str:
-        hints = [string.Template(h).safe_substitute(self.variables) for h in self.task.hints]
+        hints = served_hints(self.task, self.variables)
         if not hints:
             return "No hints are available for this task."
         hint = hints[min(self._hints_given, len(hints) - 1)]
@@ -322,14 +327,19 @@ class OpsEnv(gym.Env[str, str]):
         return self._intervene("ask", f"On-call engineer: I can't say for sure, but {self._next_hint()}")
 
     def _do_escalate(self, rest: str) -> ActionResult:
-        fix = string.Template(self.task.ground_truth.remediation).safe_substitute(self.variables)
-        advice = fix or self._next_hint()
-        return self._intervene("escalate", f"Escalated. The senior on-call engineer suggests: {advice}")
+        """Hand the incident over: the episode ends here (step() terminates it) and is judged like a submit.
 
-    def _record(self, action: Any, result: ActionResult, obs: str, wall: float, sim: float) -> None:
-        text = action if isinstance(action, str) else repr(action)
+        The end state counts whatever the agent had fixed, and the reason is kept as its diagnosis, so the agent is
+        credited with what it had established — but the human's fix is never shown: there is no step left to use it.
+        """
+        self._escalated = True
+        self._answer = Answer(diagnosis=rest)
+        self._scenario.observe_answer(self._answer)
+        return self._intervene("escalate", ESCALATED)
+
+    def _record(self, action: str, result: ActionResult, obs: str, wall: float, sim: float) -> None:
         self._actions.append(ActionRecord(
-            index=len(self._actions), action=text[:_RECORD_CHARS], verb=result.verb, cls=result.cls, ok=result.ok,
+            index=len(self._actions), action=action[:_RECORD_CHARS], verb=result.verb, cls=result.cls, ok=result.ok,
             error=result.error, targets=result.targets, flags=result.flags, observation=obs[:_RECORD_CHARS],
             observation_sha256=hashlib.sha256(obs.encode()).hexdigest(), sim_time_s=sim, wall_time_s=wall,
             detail=result.detail,
@@ -343,7 +353,8 @@ class OpsEnv(gym.Env[str, str]):
         self._outcome = Outcome(
             task_id=self.task.id, task_version=self.task.version, domain=self.task.domain, profile=self.task.profile,
             seed=self._seed, backend=self.backend_name or DEFAULT_BACKEND[self.task.domain],
-            perturbations=self.perturbation_names, variables=self.variables, submitted=self._answer is not None,
+            perturbations=self.perturbation_names, variables=self.variables,
+            submitted=self._answer is not None and not self._escalated, escalated=self._escalated,
             answer=self._answer, actions=self._actions, checks=evaluation.checks,
             remediation_correct=min(1.0, max(0.0, evaluation.remediation_correct)), ground_truth=gt,
             interventions=self._interventions, max_interventions=self.task.max_interventions, steps=self._steps,

@@ -73,6 +73,8 @@ class Outcome(BaseModel):
     perturbations: list[str] = Field(default_factory=list)
     variables: dict[str, Any] = Field(default_factory=dict, description="the seed's scenario variables")
     submitted: bool = False
+    escalated: bool = Field(False, description="the agent handed the incident to a human, which ended the episode; "
+                                                "the answer then holds its reason as the diagnosis")
     answer: Answer | None = None
     actions: list[ActionRecord] = Field(default_factory=list)
     checks: list[CheckResult] = Field(default_factory=list)

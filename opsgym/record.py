@@ -197,6 +197,8 @@ class LineProblem:
 class ReadResult:
     records: list[EpisodeRecord] = field(default_factory=list)
     problems: list[LineProblem] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list, repr=False)
+    """The line number of each record (so a later check, such as replay's, can name the line it refuses)."""
 
     def __iter__(self) -> Iterator[EpisodeRecord]:
         return iter(self.records)
@@ -209,6 +211,8 @@ def _check_line(number: int, text: str, last: bool) -> EpisodeRecord | LineProbl
         if last:
             return LineProblem(number, "torn last line (a write interrupted by a crash); --resume reruns it", True)
         return LineProblem(number, f"not JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:  # no record opsgym writes nests this deep: a foreign or hostile line
+        return LineProblem(number, "JSON nested too deeply to be an episode record")
     if not isinstance(data, dict) or data.get("schema") != RECORD_SCHEMA:
         return LineProblem(number, f"not an opsgym episode record (no \"schema\": \"{RECORD_SCHEMA}\")")
     version = data.get("version")
@@ -271,7 +275,11 @@ def read_records(path: str | os.PathLike[str]) -> ReadResult:
             result.problems.append(LineProblem(number, "not UTF-8 text", torn=last))
             continue
         item = _check_line(number, text, last)
-        (result.problems if isinstance(item, LineProblem) else result.records).append(item)
+        if isinstance(item, LineProblem):
+            result.problems.append(item)
+        else:
+            result.records.append(item)
+            result.lines.append(number)
     return result
 
 

@@ -151,11 +151,12 @@ def test_a_template_file_on_the_host_is_never_read(sre1):
 
 def test_intervention_and_invalid_actions_are_classified(sre1):
     sre1.reset(seed=3)
-    for action in ("hint", "ask what changed?", "escalate", "frobnicate", "kubectl get pods -A"):
+    for action in ("hint", "ask what changed?", "frobnicate", "kubectl get pods -A", "escalate"):
         sre1.step(action)
     actions = sre1.unwrapped._actions
-    assert [a.cls for a in actions] == ["intervention", "intervention", "intervention", "invalid", "read"]
+    assert [a.cls for a in actions] == ["intervention", "intervention", "invalid", "read", "intervention"]
     assert sre1.unwrapped._interventions == 3
+    sre1.reset(seed=7)  # escalating ended the episode; later tests share this env
 
 
 def test_outcome_at_the_end_has_answer_actions_checks_and_times():
@@ -213,3 +214,122 @@ def test_module_prefixed_id_works_without_importing_opsgym():
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[-2:] == ["SRE-1", "OpsEnv"]
+
+
+# ---- hostile input at the door: str subclasses that lie, objects that fake being text, lenient-JSON submits ----
+
+class Liar(str):
+    """Every method the env might call answers for another action (a submit that would end the episode)."""
+
+    FAKE = 'submit {"diagnosis": "d", "root_cause": "r", "remediation": "x"}'
+
+    def strip(self, *args):
+        return Liar.FAKE
+
+    def split(self, *args, **kwargs):
+        return Liar.FAKE.split(*args, **kwargs)
+
+    def startswith(self, *args):
+        return True
+
+    def __eq__(self, other):
+        return True
+
+    def __hash__(self):
+        return 0
+
+    def __str__(self):
+        return Liar.FAKE
+
+    def __len__(self):
+        return 1
+
+    def __iter__(self):
+        return iter("a")
+
+    def __getitem__(self, item):
+        return Liar.FAKE
+
+    def __contains__(self, item):
+        return False
+
+    def lower(self):
+        return Liar.FAKE
+
+    def encode(self, *args, **kwargs):
+        return Liar.FAKE.encode()
+
+
+def test_a_str_subclass_is_read_as_its_plain_characters(sre1):
+    obs, reward, terminated, truncated, _ = sre1.step(Liar("kubectl get deploy -A"))
+    assert not terminated and "NAME" in obs  # the characters ran, not what strip()/split() claimed
+    recorded = sre1.unwrapped._actions[-1]
+    assert type(recorded.action) is str and recorded.action == "kubectl get deploy -A" and recorded.cls == "read"
+
+
+def test_a_str_subclass_cannot_shrink_past_the_length_and_charset_checks(sre1):
+    obs, *_ = sre1.step(Liar("x" * (MAX_ACTION_CHARS + 1)))
+    assert obs.startswith("Invalid action:") and "limit" in obs
+    obs, *_ = sre1.step(Liar("kubectl get pods -n caf\u00e9"))
+    assert obs.startswith("Invalid action:") and "non-ASCII" in obs
+
+
+class FakesStr:
+    """Claims to be a str through ``__class__``; its repr and str raise."""
+
+    @property
+    def __class__(self):
+        return str
+
+    def __repr__(self):
+        raise RuntimeError("repr of an agent's object ran")
+
+    __str__ = __repr__
+
+
+class RaisingClassAttr:
+    @property
+    def __class__(self):
+        raise RuntimeError("isinstance looked at __class__")
+
+
+class NamelessMeta(type):
+    @property
+    def __name__(cls):
+        raise RuntimeError("a type name from the agent's metaclass")
+
+
+class Nameless(metaclass=NamelessMeta):
+    pass
+
+
+@pytest.mark.parametrize("make", [FakesStr, RaisingClassAttr, Nameless], ids=["fake-class", "raising-class",
+                                                                            "raising-name"])
+def test_an_object_that_pretends_to_be_text_is_an_observation(sre1, make):
+    obs, reward, terminated, truncated, _ = sre1.step(make())
+    assert obs.startswith("Invalid action: actions are text") and not terminated
+    assert sre1.unwrapped._actions[-1].action.startswith("<not text:")
+
+
+NESTED = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize(("payload", "why"), [
+    (NESTED, "nested"),
+    ('{"diagnosis": "d", "root_cause": "r", "remediation": "x", "extra": ' + "[" * 500 + "]" * 500 + "}", "nested"),
+    ('{"diagnosis": "d", "root_cause": "r", "remediation": "x", "n": ' + "9" * 5000 + "}", "too large"),
+    ('{"diagnosis": "d", "root_cause": "r", "remediation": "x", "n": 1e999}', "out of range"),
+    ('{"diagnosis": "d", "root_cause": "r", "remediation": "x", "n": NaN}', "NaN"),
+    ('{"diagnosis": "d", "root_cause": "r", "remediation": "x", "n": -Infinity}', "Infinity"),
+    ('{"diagnosis": "a", "diagnosis": "b", "root_cause": "r", "remediation": "x"}', "twice"),
+    ("[1, 2]", "JSON object"),
+    ('"text"', "JSON object"),
+    ("12", "JSON object"),
+    ("null", "JSON object"),
+], ids=["depth-10000", "deep-extra", "huge-int", "huge-float", "nan", "infinity", "duplicate-key", "list", "string",
+        "number", "null"])
+def test_a_submit_that_is_not_a_plain_json_object_is_an_invalid_action(sre1, payload, why):
+    obs, reward, terminated, truncated, _ = sre1.step(f"submit {payload}")
+    assert obs.startswith("Invalid action: submit") and why in obs and "Internal error" not in obs
+    assert not terminated and sre1.unwrapped.outcome is None
+    assert sre1.unwrapped._actions[-1].cls == "invalid"

@@ -123,3 +123,12 @@ def test_a_line_where_an_earlier_version_wrote_nan_as_null_reads_back_as_nan(tmp
     assert result.problems == []
     (back,) = result.records
     assert math.isnan(back.reward) and math.isnan(back.steps[0].reward) and math.isnan(back.outcome.sim_time_s)
+
+
+def test_a_line_nested_too_deep_for_the_parser_is_a_problem_not_a_crash(tmp_path: Path):
+    path = tmp_path / "records.jsonl"
+    ok = EpisodeRecord(status="completed", spec=RunSpec(run_id="r", episode_key="k", env_id="e", seed=0, agent="a"))
+    path.write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}\n" + ok.to_json_line())
+    result = read_records(path)
+    assert [r.spec.episode_key for r in result.records] == ["k"]
+    assert [(p.line, p.reason) for p in result.problems] == [(1, "JSON nested too deeply to be an episode record")]

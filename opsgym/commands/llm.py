@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from opsgym.cli import app
@@ -28,6 +29,8 @@ def _fmt(value: Any, pattern: str) -> str:
 
 
 def _calls(record: Path | None, episode: int, turns: int | None) -> list[Any]:
+    """The calls to replay, each checked (the error names the file's line and the field it refuses; printed escaped,
+    since it quotes the record's own text)."""
     from opsgym.llm.replay import load_trace
 
     return load_trace(record, episode=episode, turns=turns)
@@ -52,7 +55,7 @@ def replay_command(
         calls = _calls(record, episode, turns)
         backend = create_backend(llm)
     except OpsGymError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     try:
         if agents > 1:
@@ -96,7 +99,7 @@ def bench_command(
     try:
         calls = _calls(trace, 0, turns)
     except OpsGymError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     report = run_bench(calls, trace=str(trace or "bundled SRE-1 trace"), configs=configs, agents=agents,
                        concurrency_turns=concurrency_turns, log=err.print)

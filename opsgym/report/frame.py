@@ -52,7 +52,9 @@ def _row(record: EpisodeRecord) -> dict[str, Any]:
         "sim_time_s": outcome.sim_time_s if outcome else None,
         "started_at": record.started_at, "worker": record.worker, "executor": spec.executor,
     }
-    flatten({k: v for k, v in record.llm_summary.items() if not isinstance(v, (list, dict))}, "llm", row)
+    # sums and rates are numbers; anything else in a (foreign) record's summary is unknown, not text to add up
+    flatten({k: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+             for k, v in record.llm_summary.items() if not isinstance(v, (list, dict))}, "llm", row)
     flatten(record.metrics, "metrics", row)
     return row
 

@@ -4,12 +4,14 @@ Sections: overview (planned vs recorded, failures by kind, skipped lines, versio
 perturbation with means and 95 % confidence intervals, metric radar/bars per scoring profile, Adaptivity per
 perturbation, distributions of time to solution and cost, inference telemetry when LLM calls exist, and every
 episode with a drill-down into its trajectory (actions, classes, observations, LLM calls, outcome, metrics).
+
+Records are untrusted input: every record string reaches the page through :mod:`opsgym.report.page` (escaped HTML,
+script-safe JSON, escaped figures), and the page's Content-Security-Policy runs only its own two scripts (plotly.js and
+``static/report.js``, which draws the charts and the drill-down from the embedded JSON).
 """
 
 from __future__ import annotations
 
-import html
-import json
 import math
 import time
 from importlib import resources
@@ -26,6 +28,7 @@ from opsgym.report.charts import (
     telemetry_figures,
 )
 from opsgym.report.frame import GROUP, episodes_frame, score_columns
+from opsgym.report.page import csp_meta, dom_id, figure_json, script_json, text
 from opsgym.report.stats import mean_ci
 from opsgym.runner.run import load_run
 
@@ -73,14 +76,14 @@ def _episode_json(record: EpisodeRecord) -> dict[str, Any]:
 def _fmt(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else html.escape(str(value))
+    return f"{value:.{digits}f}" if isinstance(value, float) else text(value)
 
 
 def _table(headers: list[str], rows: list[list[str]], numeric_from: int, attrs: str = "") -> str:
     def cls(i: int) -> str:
         return ' class="num"' if i >= numeric_from else ""
 
-    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(headers))
+    head = "".join(f"<th{cls(i)}>{text(h)}</th>" for i, h in enumerate(headers))
     body = "".join("<tr>" + "".join(f"<td{cls(i)}>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
     return f'<div class="scroll"><table {attrs}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
@@ -94,13 +97,13 @@ def _summary(frame: Any) -> str:
         scored = group[group["status"] != "infra_failure"]
         tokens = sum(group[c].fillna(0).sum() for c in ("llm.prompt_tokens", "llm.completion_tokens") if c in group)
         cost = group["llm.cost_usd"].fillna(0).sum() if "llm.cost_usd" in group else 0.0
-        rows.append([html.escape(str(k)) for k in keys] + [
+        rows.append([text(k) for k in keys] + [
             str(len(group)), str(int((group["status"] == "completed").sum())),
             str(int((group["status"] == "agent_failure").sum())), str(int((group["status"] == "infra_failure").sum())),
             str(mean_ci(scored["reward"])), *[str(mean_ci(scored[c])) for c in scores],
             _fmt(scored["fixed"].mean() * 100, 0) + "%" if scored["fixed"].notna().any() else "–",
             _fmt(float(scored["steps"].mean()), 1), _fmt(float(scored["duration_s"].mean()), 2),
-            f"{int(tokens):,}", f"{cost:.4f}",
+            f"{int(tokens):,}" if math.isfinite(tokens) else "–", f"{cost:.4f}",
         ])
     note = ('<p class="note">mean ± half-width of the 95% t-interval over episodes; an agent crash scores 0, '
             "infrastructure failures are excluded from scores.</p>")
@@ -119,10 +122,10 @@ def _overview(plan: Any, frame: Any, superseded: int, problems: list[Any], recor
                                           "</div>" for k, v, c in cards) + "</div>"
     if problems:
         out += "<h3>skipped lines of records.jsonl</h3><ul>" + "".join(
-            f"<li>{html.escape(str(p))}</li>" for p in problems) + "</ul>"
+            f"<li>{text(p)}</li>" for p in problems) + "</ul>"
     versions = records[0].spec.versions if records else {}
     if versions:
-        out += '<p class="note">' + " · ".join(f"{html.escape(k)} {html.escape(v)}" for k, v in versions.items())
+        out += '<p class="note">' + " · ".join(f"{text(k)} {text(v)}" for k, v in versions.items())
         out += "</p>"
     return out
 
@@ -132,9 +135,9 @@ def _episodes_table(records: list[EpisodeRecord]) -> str:
     for index, r in enumerate(records):
         fixed = r.outcome.remediation_correct if r.outcome else None
         rows.append(
-            f'<tr class="episode" data-index="{index}"><td>{html.escape(r.spec.env_id)}</td>'
-            f"<td>{html.escape(r.spec.label)}</td><td>{html.escape(r.spec.perturbation or 'none')}</td>"
-            f'<td class="num">{r.spec.seed}</td><td class="status-{r.status}">{r.status}</td>'
+            f'<tr class="episode" data-index="{index}"><td>{text(r.spec.env_id)}</td>'
+            f"<td>{text(r.spec.label)}</td><td>{text(r.spec.perturbation or 'none')}</td>"
+            f'<td class="num">{text(r.spec.seed)}</td><td class="status-{text(r.status)}">{text(r.status)}</td>'
             f'<td class="num">{_fmt(r.reward)}</td><td class="num">{_fmt(fixed, 2)}</td>'
             f'<td class="num">{len(r.steps)}</td><td class="num">{_fmt(r.duration_s, 2)}</td></tr>')
     head = "".join(f"<th>{h}</th>" for h in ("env", "agent", "perturbation", "seed", "status", "reward", "fixed",
@@ -143,16 +146,23 @@ def _episodes_table(records: list[EpisodeRecord]) -> str:
             f'<table id="episodes-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _figure_html(name: str, figure: Any) -> str:
-    return '<div class="chart">' + figure.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name}",
-                                                  config={"displaylogo": False}) + "</div>"
+class _Figures:
+    """The page's charts: a placeholder ``<div>`` each, drawn by report.js from one JSON block (no per-chart script)."""
 
+    def __init__(self) -> None:
+        self.specs: list[dict[str, Any]] = []
+        self._ids: set[str] = set()
 
-def _chart_section(section_id: str, title: str, figures: list[tuple[str, Any]]) -> list[tuple[str, str, str]]:
-    """A section of charts in a grid, or nothing when there is nothing to draw."""
-    if not figures:
-        return []
-    return [(section_id, title, '<div class="charts">' + "".join(_figure_html(n, f) for n, f in figures) + "</div>")]
+    def div(self, name: str, figure: Any) -> str:
+        element_id = dom_id(f"fig-{name}", self._ids)
+        self.specs.append({"id": element_id, **figure_json(figure)})
+        return f'<div class="chart"><div class="plotly-graph-div" id="{element_id}"></div></div>'
+
+    def section(self, section_id: str, title: str, figures: list[tuple[str, Any]]) -> list[tuple[str, str, str]]:
+        """A section of charts in a grid, or nothing when there is nothing to draw."""
+        if not figures:
+            return []
+        return [(section_id, title, '<div class="charts">' + "".join(self.div(n, f) for n, f in figures) + "</div>")]
 
 
 def _asset(name: str) -> str:
@@ -169,31 +179,34 @@ def render(run_dir: Path) -> str:
     settled, superseded = settled_records(records)
     settled.sort(key=lambda r: (r.spec.env_id, r.spec.label, r.spec.perturbation or "", r.spec.seed, r.spec.repeat))
     frame = episodes_frame(settled)
+    charts = _Figures()
     sections = [("overview", "Overview", _overview(plan, frame, superseded, problems, settled)),
                 ("summary", "Summary", _summary(frame))]
-    sections += _chart_section("metrics", "Metrics per profile", profile_figures(frame))
+    sections += charts.section("metrics", "Metrics per profile", profile_figures(frame))
     adapt = adaptivity_rows(frame)
     if adapt:
         figure = adaptivity_figure(adapt)
         table = _table(["env", "agent", "perturbation", "Adaptivity", "defined", "undefined", "note"], [
-            [html.escape(r["env_id"]), html.escape(r["agent"]), html.escape(r["perturbation"]), _fmt(r["adaptivity"]),
-             str(r["defined"]), str(r["undefined"]), html.escape(r["reason"])] for r in adapt], 3)
-        sections.append(("adaptivity", "Adaptivity", (_figure_html("adaptivity", figure) if figure else "") + table))
-    sections += _chart_section("distributions", "Time and cost", distribution_figures(frame))
-    sections += _chart_section("telemetry", "Inference telemetry", telemetry_figures(frame))
+            [text(r["env_id"]), text(r["agent"]), text(r["perturbation"]), _fmt(r["adaptivity"]),
+             text(r["defined"]), text(r["undefined"]), text(r["reason"])] for r in adapt], 3)
+        sections.append(("adaptivity", "Adaptivity", (charts.div("adaptivity", figure) if figure else "") + table))
+    sections += charts.section("distributions", "Time and cost", distribution_figures(frame))
+    sections += charts.section("telemetry", "Inference telemetry", telemetry_figures(frame))
     sections.append(("episodes", "Episodes", _episodes_table(settled) + '<div id="drilldown"><p class="empty">'
                      "Select an episode.</p></div>"))
-    data = json.dumps({"episodes": [_episode_json(r) for r in settled]}, default=str).replace("</", "<\\/")
+    episodes = script_json({"episodes": [_episode_json(r) for r in settled]})
     title = f"opsgym run {plan.run_id if plan else run_dir.name}"
-    nav = "".join(f'<a href="#{sid}">{html.escape(name)}</a>' for sid, name, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{html.escape(name)}</h2>{content}</section>'
+    nav = "".join(f'<a href="#{sid}">{text(name)}</a>' for sid, name, _ in sections)
+    body = "".join(f'<section id="{sid}"><h2>{text(name)}</h2>{content}</section>'
                    for sid, name, content in sections)
-    subtitle = f"{html.escape(str(run_dir))} · report written {time.strftime('%Y-%m-%d %H:%M:%S')}"
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_asset('report.css')}</style><script>{get_plotlyjs()}</script></head><body>"
-            f'<header><h1>{html.escape(title)}</h1><div class="sub">{subtitle}</div></header><nav>{nav}</nav>'
-            f'<main>{body}</main><script id="episodes-data" type="application/json">{data}</script>'
-            f"<script>{_asset('report.js')}</script></body></html>")
+    subtitle = f"{text(run_dir)} · report written {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    plotly_js, report_js = get_plotlyjs(), _asset("report.js")
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">{csp_meta([plotly_js, report_js])}'
+            f"<title>{text(title)}</title><style>{_asset('report.css')}</style><script>{plotly_js}</script></head>"
+            f'<body><header><h1>{text(title)}</h1><div class="sub">{subtitle}</div></header><nav>{nav}</nav>'
+            f'<main>{body}</main><script id="episodes-data" type="application/json">{episodes}</script>'
+            f'<script id="figures-data" type="application/json">{script_json(charts.specs)}</script>'
+            f"<script>{report_js}</script></body></html>")
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:

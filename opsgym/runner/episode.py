@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from opsgym import plugins
+from opsgym.agent_input import plain_text
 from opsgym.errors import InfrastructureError
 from opsgym.llm.base import create_backend
 from opsgym.outcome import Outcome
@@ -227,7 +228,9 @@ class EpisodeRunner:
             except (TypeError, ValueError) as exc:
                 raise _Failure("infrastructure", "step", exc, index) from exc
             record.steps.append(StepRecord(
-                index=index, action=str(action), observation=obs_text[: self.observation_chars],
+                # a str subclass is recorded as the characters the env ran, not what its own __str__ claims
+                index=index, action=str(action) if plain_text(action) is None else plain_text(action),
+                observation=obs_text[: self.observation_chars],
                 # surrogatepass: hash the exact code points, lone surrogates included (the record's text replaces
                 # them with U+FFFD, which would give different observations one hash)
                 observation_sha256=hashlib.sha256(obs_text.encode("utf-8", "surrogatepass")).hexdigest(),

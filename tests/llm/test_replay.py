@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -124,3 +125,53 @@ def test_replay_survives_a_server_that_dies(peer):
     summary = result.summary()
     assert (summary["requests"], summary["failed_requests"], summary["infra_failures"]) == (3, 2, 2)
     assert result.calls[2].messages == recorded_call(2).messages
+
+
+def write_raw_record(path, calls: list[dict]) -> None:
+    """A record line as a foreign file may hold it: call fields exactly as given, types included."""
+    spec = RunSpec(run_id="r", episode_key="k", env_id="opsgym/SRE-1", seed=0, agent="react")
+    data = json.loads(EpisodeRecord(status="completed", spec=spec, llm_calls=[recorded_call(0)]).to_json_line())
+    data["llm_calls"] = [{**data["llm_calls"][0], **call} for call in calls]
+    path.write_text("\n" + json.dumps(data) + "\n")  # a blank first line: the record is on line 2
+
+
+@pytest.mark.parametrize(("call", "field", "why"), [
+    ({"completion_tokens": 10**12}, "completion_tokens", "out of range"),
+    ({"completion_tokens": -7}, "completion_tokens", "out of range"),
+    ({"prompt_tokens": True}, "prompt_tokens", "not a whole number"),
+    ({"prompt_tokens": "12"}, "prompt_tokens", "not a whole number"),
+    ({"cached_prompt_tokens": 50, "prompt_tokens": 10}, "cached_prompt_tokens", "more than prompt_tokens"),
+    ({"latency_s": -1.0}, "latency_s", "not a finite, non-negative number"),
+    ({"cost_usd": float("inf")}, "cost_usd", "not a finite, non-negative number"),
+    ({"params": {"max_tokens": 10**12}}, "params.max_tokens", "out of range"),
+    ({"params": {"max_tokens": 0}}, "params.max_tokens", "out of range"),
+    ({"params": {"temperature": float("nan")}}, "params.temperature", "not a finite"),
+    ({"params": {"top_p": 7.0}}, "params.top_p", "less than or equal to 1"),
+    ({"params": {"seed": 2**80}}, "params.seed", "out of range"),
+    ({"messages": [{"role": "user", "content": {"nested": "object"}}]}, "messages[0].content", "not text"),
+], ids=["huge", "negative", "bool", "string", "cached-above-prompt", "negative-time", "infinite-cost", "huge-max",
+        "zero-max", "nan-temperature", "top-p", "huge-seed", "message-object"])
+def test_replay_refuses_out_of_range_or_wrong_typed_usage_naming_record_and_field(tmp_path, call, field, why):
+    path = tmp_path / "records.jsonl"
+    write_raw_record(path, [{}, call])
+    with pytest.raises(OpsGymError, match=re.escape(f"line 2: llm_calls[1].{field}: ")) as caught:
+        load_trace(path)
+    assert why in str(caught.value)
+    result = CliRunner().invoke(app, ["replay", str(path), "--llm", "hf-naive"])
+    assert result.exit_code == 2 and f"llm_calls[1].{field}" in " ".join(result.output.split())
+
+
+def test_replay_of_calls_given_directly_checks_them_before_sending_anything():
+    llm = CountingLLM()
+    bad = recorded_call(1).model_copy(update={"completion_tokens": -7})  # model_copy skips pydantic's validation
+    with pytest.raises(OpsGymError, match=r"call 1\.completion_tokens: -7 is out of range"):
+        replay(llm, [recorded_call(0), bad])
+    with pytest.raises(OpsGymError, match=r"call 1\.completion_tokens"):
+        replay_concurrent(llm, [recorded_call(0), bad], 2)
+    assert llm.requests == []
+
+
+def test_a_valid_record_with_unknown_usage_still_replays(tmp_path):
+    path = tmp_path / "records.jsonl"
+    write_raw_record(path, [{"prompt_tokens": None, "completion_tokens": None, "latency_s": None}])
+    assert len(load_trace(path)) == 1 and len(load_trace(bundled_trace())) >= 20

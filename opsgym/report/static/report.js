@@ -1,12 +1,20 @@
-// Per-episode drill-down: the episode table selects an episode; its trajectory is rendered from embedded JSON.
+// The report's only script besides plotly.js (the page's CSP runs nothing else): it draws the charts from the
+// embedded figure JSON and renders the per-episode drill-down from the embedded episode JSON. Every record value it
+// puts into HTML goes through esc(); the figure strings arrive already escaped (opsgym/report/page.py).
 (function () {
   "use strict";
   const data = JSON.parse(document.getElementById("episodes-data").textContent);
+  const figures = JSON.parse(document.getElementById("figures-data").textContent);
   const panel = document.getElementById("drilldown");
+
+  figures.forEach((figure) => {
+    const element = document.getElementById(figure.id);
+    if (element) { Plotly.newPlot(element, figure.data, figure.layout, { displaylogo: false, responsive: true }); }
+  });
 
   function esc(value) {
     return String(value === null || value === undefined ? "" : value)
-      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
   }
   function num(value, digits) {
     return value === null || value === undefined || Number.isNaN(value) ? "–" : Number(value).toFixed(digits);
@@ -41,7 +49,7 @@
     html += '<h3>trajectory</h3><table class="trajectory"><tr><th>#</th><th>action</th><th>class</th><th class="num">agent s</th><th class="num">env s</th><th>observation and LLM calls</th></tr>';
     ep.steps.forEach((step) => {
       const calls = step.llm_call_ids.map((i) => llmCall(ep.llm_calls[i], i)).join("");
-      html += '<tr class="step"><td>' + step.index + "</td><td><pre>" + esc(step.action) + "</pre></td><td><span class=\"cls cls-" +
+      html += '<tr class="step"><td>' + esc(step.index) + "</td><td><pre>" + esc(step.action) + "</pre></td><td><span class=\"cls cls-" +
         esc(step.cls) + '">' + esc(step.cls || "?") + "</span>" + (step.ok ? "" : " ✗ " + esc(step.error)) + '</td><td class="num">' +
         num(step.agent_s, 3) + '</td><td class="num">' + num(step.env_s, 3) + "</td><td><details><summary>" +
         esc(step.observation.slice(0, 120)) + "</summary><pre>" + esc(step.observation) + "</pre></details>" + calls + "</td></tr>";
