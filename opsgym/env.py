@@ -28,6 +28,8 @@ from opsgym.interventions import ESCALATED, served_hints
 from opsgym.llm.telemetry import Ledger
 from opsgym.outcome import ActionRecord, Answer, Outcome
 from opsgym.scenario import ActionResult, Scenario, Tool
+from opsgym.scoring.wrapper import ScoringWrapper
+from opsgym.step_budget import EntryPointScoring
 from opsgym.tasks import TaskSpec
 
 __all__ = ["CHARSET", "MAX_ACTION_CHARS", "MAX_OBSERVATION_CHARS", "OpsEnv", "make_env"]
@@ -379,13 +381,11 @@ def make_env(task: str | TaskSpec, *, scoring: bool = True, **kwargs: Any) -> gy
     ``weights``, ``price`` …) go to the wrapper — read from its signature, so the two cannot drift apart; everything
     else goes to :class:`OpsEnv`.
     """
-    from opsgym.scoring.wrapper import ScoringWrapper
-
     scoring_keys = set(inspect.signature(ScoringWrapper).parameters) - {"env"}
     scoring_kwargs = {k: kwargs.pop(k) for k in scoring_keys if k in kwargs}
     env: gym.Env = OpsEnv(task, **kwargs)
     if scoring:
-        env = ScoringWrapper(env, **scoring_kwargs)
+        env = EntryPointScoring(env, **scoring_kwargs)
     elif scoring_kwargs:
         raise OpsGymError(f"{sorted(scoring_kwargs)} only apply with scoring=True")
     return env

@@ -14,9 +14,12 @@ A plugin is a module with ``@hookimpl`` functions, made known through the ``opsg
         register("my-agent", MyAgent)          # a class or any callable returning an Agent
 
 Each hook receives a ``register(name, factory)`` callable (``register(path_or_spec)`` for tasks). Names must be
-unique across plugins; a duplicate or a hook that raises is reported with the plugin's name and the other plugins
-still load. Keep plugin modules cheap to import: do heavy imports inside the factory, which runs only when used.
-opsgym's built-ins register through these same hooks.
+unique across plugins; a duplicate, a hook that raises, a module that fails to import or defines no ``@hookimpl`` is
+reported with the plugin's name in ``opsgym.plugins.PLUGIN_ERRORS`` and the other plugins still load. A plugin module
+may import opsgym at its top and be imported before opsgym: it is registered at the first registry use after its own
+import finished (``opsgym.plugins.load_plugins()``, ``opsgym list``, making an env). Keep plugin modules cheap to
+import: do heavy imports inside the factory, which runs only when used. opsgym's built-ins register through these same
+hooks.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ def register_cluster_backends(register: Register) -> None:
 def register_tasks(register: Register) -> None:
     """Register tasks: ``register(path)`` with a task folder holding ``task.yaml``, or ``register(spec)``.
 
-    Every registered task becomes a Gymnasium id ``opsgym/<TaskId>`` when :mod:`opsgym` is imported.
+    Every registered task becomes a Gymnasium id ``opsgym/<TaskId>`` when :mod:`opsgym` is imported (a plugin imported
+    before opsgym: when it is registered), with its ``max_steps`` as ``EnvSpec.max_episode_steps``.
     """
 
 

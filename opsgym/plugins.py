@@ -60,6 +60,9 @@ class Entry:
 
 _REGISTRIES: dict[str, dict[str, Entry]] = {kind: {} for kind in hookspecs.HOOK_KINDS.values()}
 PLUGIN_ERRORS: list[str] = []
+_PACKAGES: dict[str, str] = {}
+_waiting: list[md.EntryPoint] = []
+"""Entry points whose module was still running its own top-level code when plugins loaded (see _initialising)."""
 _loaded = False
 _lock = threading.RLock()
 
@@ -76,21 +79,35 @@ def _allowed(name: str) -> bool:
     return name in {n.strip() for n in allow.split(",") if n.strip()}
 
 
-def _register_entry_points() -> dict[str, str]:
-    """Import every allowed ``opsgym`` entry point; return plugin name → distribution name."""
-    packages: dict[str, str] = {}
-    for ep in md.entry_points(group=ENTRY_POINT_GROUP):
-        if not _allowed(ep.name):
-            continue
+def _initialising(module: Any) -> bool:
+    """Whether ``module`` is still executing its top level: it imported opsgym before defining its hooks.
+
+    That is the "imported first" case (``import my_plugin`` whose top does ``from opsgym import hookimpl``): the entry
+    point then resolves to the half-built module from ``sys.modules``, and registering it would silently register no
+    hooks at all. Such a plugin waits until the next registry use, when its module is complete.
+    """
+    return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
+
+
+def _register_entry_points(eps: list[md.EntryPoint]) -> list[str]:
+    """Import and register entry points; return the names registered now (the others wait or are reported)."""
+    names = []
+    for ep in eps:
         dist = ep.dist.name if ep.dist is not None else "?"
         try:
             module = ep.load()
+            if _initialising(module):
+                _waiting.append(ep)
+                continue
             pm.register(module, name=ep.name)
         except Exception as exc:  # a broken plugin must not take the others down
             _report(f"plugin {ep.name!r} (from {dist}) failed to load: {type(exc).__name__}: {exc}")
             continue
-        packages[ep.name] = dist
-    return packages
+        if not pm.get_hookcallers(module):
+            _report(f"plugin {ep.name!r} (from {dist}) defines no @hookimpl functions: nothing was registered")
+        _PACKAGES[ep.name] = dist
+        names.append(ep.name)
+    return names
 
 
 def _make_register(kind: str, plugin: str, package: str) -> Callable[..., None]:
@@ -112,25 +129,47 @@ def _make_register(kind: str, plugin: str, package: str) -> Callable[..., None]:
     return register
 
 
+def _run_hooks(plugin_names: set[str]) -> None:
+    """Call the hooks of these plugins only, each on its own, so one failure names its plugin and stops nothing."""
+    for hook_name, kind in hookspecs.HOOK_KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin_name
+            if plugin not in plugin_names:
+                continue
+            try:
+                impl.function(register=_make_register(kind, plugin, _PACKAGES.get(plugin, "?")))
+            except Exception as exc:
+                _report(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}")
+
+
 def load_plugins() -> None:
-    """Import built-in and entry-point plugins once and fill the registries."""
+    """Import built-in and entry-point plugins once and fill the registries; later calls finish waiting plugins.
+
+    Called by every registry read, so a plugin imported before opsgym (and so still half-built the first time) is
+    registered at the first use after its import completed — or reported by name if that import failed.
+    """
     global _loaded
     with _lock:
-        if _loaded:
+        late = _loaded
+        if not _loaded:
+            _loaded = True
+            for module_name in BUILTIN_PLUGINS:
+                pm.register(importlib.import_module(module_name), name=module_name)
+                _PACKAGES[module_name] = "opsgym"
+            eps = [ep for ep in md.entry_points(group=ENTRY_POINT_GROUP) if _allowed(ep.name)]
+            new = [*BUILTIN_PLUGINS, *_register_entry_points(eps)]
+        elif _waiting:
+            eps = _waiting[:]
+            _waiting.clear()
+            new = _register_entry_points(eps)
+        else:
             return
-        _loaded = True
-        for module_name in BUILTIN_PLUGINS:
-            pm.register(importlib.import_module(module_name), name=module_name)
-        packages = {name: "opsgym" for name in BUILTIN_PLUGINS} | _register_entry_points()
         pm.check_pending()
-        for hook_name, kind in hookspecs.HOOK_KINDS.items():
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                plugin = impl.plugin_name
-                register = _make_register(kind, plugin, packages.get(plugin, "?"))
-                try:
-                    impl.function(register=register)
-                except Exception as exc:
-                    _report(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}")
+        _run_hooks(set(new))
+    if late and new:  # at first load, importing opsgym registers the gym ids; a late plugin's tasks need theirs now
+        from opsgym.tasks import register_gym_ids
+
+        register_gym_ids()
 
 
 def entries(kind: str) -> dict[str, Entry]:

@@ -164,14 +164,24 @@ def register_gym_ids() -> None:
     """Register ``opsgym/<id>`` for every registered task and every suite (idempotent).
 
     A suite id (e.g. ``opsgym/SWE-Lite``) makes an env whose each reset picks one of the suite's tasks from the seed.
+    ``EnvSpec.max_episode_steps`` is the task's step budget (a suite's largest); the registered
+    :class:`opsgym.step_budget.StepBudget` makes OpsEnv end the episode itself at gym.make's limit, so it is scored.
     """
     import gymnasium
+    from gymnasium.envs.registration import WrapperSpec
 
     from opsgym import plugins
 
-    tasks = plugins.entries("task")
-    suites = {suite for entry in tasks.values() for suite in entry.factory.suites} - set(tasks)
-    for name in [*tasks, *sorted(suites)]:
+    registry = plugins.entries("task")
+    groups = {name: [entry.factory] for name, entry in registry.items()}
+    for entry in registry.values():
+        for suite in set(entry.factory.suites) - set(registry):
+            groups.setdefault(suite, []).append(entry.factory)
+    for name, members in groups.items():
         gym_id = f"{GYM_NAMESPACE}/{name}"
-        if gym_id not in gymnasium.registry:
-            gymnasium.register(id=gym_id, entry_point="opsgym.env:make_env", kwargs={"task": name})
+        if gym_id in gymnasium.registry:
+            continue
+        steps = max(task.max_steps for task in members)
+        budget = WrapperSpec("StepBudget", "opsgym.step_budget:StepBudget", {"registered_steps": steps})
+        gymnasium.register(id=gym_id, entry_point="opsgym.env:make_env", kwargs={"task": name},
+                           max_episode_steps=steps, additional_wrappers=(budget,))

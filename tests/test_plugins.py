@@ -57,8 +57,12 @@ def test_opsgym_list_shows_plugin_things_and_their_package(example_plugin):
         assert needle in proc.stdout
 
 
-def test_gym_make_finds_the_plugin_task(example_plugin):
-    code = (
+PLUGIN_FIRST = "import opsgym_example.plugin\nfrom opsgym import plugins\nplugins.load_plugins()\n"
+
+
+@pytest.mark.parametrize("prelude", ["", PLUGIN_FIRST], ids=["opsgym-first", "plugin-imported-first"])
+def test_gym_make_finds_the_plugin_task(example_plugin, prelude):
+    code = prelude + (
         "import gymnasium as gym, opsgym\n"
         "env = gym.make('opsgym/Example-SWE-1', scoring=False, perturbation='example-crlf')\n"
         "obs, info = env.reset(seed=0)\n"

@@ -53,3 +53,16 @@ def test_make_vec_async_plays_sre_1_to_the_end_in_every_env():
             assert result["reward"] == pytest.approx(result["efficacy"])  # the scored reward reached the batch
     finally:
         envs.close()
+
+
+def test_make_vec_with_a_step_limit_scores_every_truncated_episode():
+    envs = gym.make_vec("opsgym/SRE-1", num_envs=2, vectorization_mode="sync", max_episode_steps=3)
+    try:
+        envs.reset(seed=[0, 1])
+        for _ in range(3):
+            _, _, terminated, truncated, infos = envs.step(("help", "help"))
+        assert truncated.all() and not terminated.any()
+        assert list(infos["outcome"]["steps"]) == [3, 3]
+        assert infos["_metrics"].all() and len(infos["metrics"]["TaskEfficacy"]) == 2
+    finally:
+        envs.close()
