@@ -40,7 +40,7 @@ Register = Callable[..., None]
 def register_agents(register: Register) -> None:
     """Register agents: ``register(name, factory)``.
 
-    ``factory(**config)`` returns an object with ``reset(*, seed=None, env=None)`` and
+    ``factory(**config)`` returns an object with ``reset(*, seed=None, env=None, ledger=None)`` and
     ``act(observation, info) -> str`` (see :class:`opsgym.agents.base.Agent`).
     """
 
