@@ -8,8 +8,9 @@ calls it on a stored record. Every record keeps its inputs beside its scores.
 Definitions this module fixes (documented in the record as ``*_method`` fields):
 
 * time to solution: on a virtual clock (the embedded cluster) the world's simulated time plus the agent's own wall
-  time between steps, less the simulated time the env spent judging the end state afterwards (``extra.judging_s``,
-  or ``settle_s + stable_s``); on a real clock, the episode's wall time.
+  time between steps; on a real clock, the episode's wall time. ``Outcome.sim_time_s`` is already the agent's: a
+  scenario's clock (``Scenario.now``) leaves out the time it spends judging the end state, so nothing more is taken
+  off here (it once was, twice: every SRE episode's time to solution came out as the agent's wall time alone).
 * throughput: a single episode's rate, 60 / wall seconds (a parallel runner may pass its measured rate instead).
 * peak memory: the scoring process's peak RSS (agent and in-process models included), or ``extra["peak_memory_mb"]``.
 * inference cost: the ledger's ``cost_usd``; else tokens or time × the chosen price; unknown with no LLM calls.
@@ -90,14 +91,6 @@ class ScoringInputs(BaseModel):
     budgets: dict[str, float]
 
 
-def _judging_s(outcome: Outcome) -> float:
-    """Simulated time the env spent after the episode letting the end state settle: not the agent's time."""
-    extra = outcome.extra
-    if isinstance(extra.get("judging_s"), (int, float)):
-        return float(extra["judging_s"])
-    return sum(float(extra[k]) for k in ("settle_s", "stable_s") if isinstance(extra.get(k), (int, float)))
-
-
 def _peak_memory_mb(outcome: Outcome) -> tuple[float | None, str]:
     if isinstance(outcome.extra.get("peak_memory_mb"), (int, float)):
         return float(outcome.extra["peak_memory_mb"]), "reported by the scenario (extra.peak_memory_mb)"
@@ -146,10 +139,10 @@ def gather_inputs(outcome: Outcome | Mapping[str, Any], *, llm: dict[str, Any] |
     step_wall = sum(a.wall_time_s for a in o.actions)
     agent_time = max(0.0, o.wall_time_s - step_wall)
     virtual = bool(o.extra.get("virtual_time", o.backend == "sim"))
-    judging = _judging_s(o)
     if virtual:
-        tts = max(0.0, o.sim_time_s - judging) + agent_time
-        time_method = "simulated world time (less end-state judging) + the agent's wall time between steps"
+        tts = max(0.0, o.sim_time_s) + agent_time
+        time_method = "simulated world time (end-state judging left out by the scenario) + the agent's wall time " \
+                      "between steps"
     else:
         tts, time_method = o.wall_time_s, "episode wall time"
     if episodes_per_min is None:

@@ -131,6 +131,16 @@ def test_judging_time_is_not_the_agents_time(scenarios):
     assert scenario.backend.now() > start
 
 
+def test_time_to_solution_counts_the_world_time_the_agents_actions_took_and_no_judging():
+    env = gym.make("opsgym/SRE-1")
+    *_, info, _ = play_episode(env, OracleAgent(), seed=10)
+    env.close()
+    world = info["outcome"]["sim_time_s"]
+    tts = info["metrics"]["inputs"]["time_to_solution_s"]
+    assert world == pytest.approx(sum(a["sim_time_s"] for a in info["outcome"]["actions"]))  # judging is not in it
+    assert world <= tts < world + 30  # plus the agent's own wall time: judging is neither added nor taken off again
+
+
 @pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_the_oracle_agent_scores_full_marks_through_gym_make(task_id):
     env = gym.make(f"opsgym/{task_id}")
