@@ -26,7 +26,7 @@ import opsgym  # noqa: F401
 from opsgym.agents.base import play_episode
 from opsgym.agents.scripted import OracleAgent
 from opsgym.swe.catalog import base_tree
-from opsgym.swe.evaluate import GRADING_ARGS
+from opsgym.swe.evaluate import PYTEST_ARGS
 from opsgym.swe.grading import pytest_files
 from opsgym.swe.patches import git_apply
 from opsgym.swe.report_channel import read_report
@@ -120,7 +120,7 @@ def direct_tests(task, scratch: Path) -> Callable[[], object]:
         read, write = os.pipe()
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OPSGYM_REPORT_FD": str(write),
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # the sandbox shows pytest alone, not the venv's plugins
-        proc = subprocess.Popen([sys.executable, *GRADING_ARGS, *files], cwd=tree, env=env, pass_fds=(write,),
+        proc = subprocess.Popen([sys.executable, *PYTEST_ARGS, *files], cwd=tree, env=env, pass_fds=(write,),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(write)
         with os.fdopen(read, "rb") as fh:

@@ -61,6 +61,12 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
+def _as_text(action: Any) -> str:
+    """What a step's record says the agent did: a text action's plain characters (as the env ran them), else str()."""
+    text = plain_text(action)
+    return str(action) if text is None else text
+
+
 class _Failure(Exception):
     """Internal: carries a classified failure out of the episode loop."""
 
@@ -229,7 +235,7 @@ class EpisodeRunner:
                 raise _Failure("infrastructure", "step", exc, index) from exc
             record.steps.append(StepRecord(
                 # a str subclass is recorded as the characters the env ran, not what its own __str__ claims
-                index=index, action=str(action) if plain_text(action) is None else plain_text(action),
+                index=index, action=_as_text(action),
                 observation=obs_text[: self.observation_chars],
                 # surrogatepass: hash the exact code points, lone surrogates included (the record's text replaces
                 # them with U+FFFD, which would give different observations one hash)

@@ -33,11 +33,10 @@ from opsgym.swe.tampering import tampering_findings
 from opsgym.swe.tools import SKIP_MARK, is_test_path
 from opsgym.swe.workspace import Workspace, iter_files, parents_are_real
 
-__all__ = ["GRADING_ARGS", "PYTEST_ARGS", "TreeChanges", "grade", "test_snapshot", "tree_changes"]
+__all__ = ["PYTEST_ARGS", "TreeChanges", "grade", "test_snapshot", "tree_changes"]
 
 PYTEST_ARGS = (*PYTEST, "-rA", "-v", "--tb=short", "-p", "no:cacheprovider", "-o", "console_output_style=classic")
 """The interpreter arguments of ``run_tests`` and of the graded run alike (followed by test paths)."""
-GRADING_ARGS = PYTEST_ARGS
 _PATCH_LIMIT = 200_000
 _DIFF_LIMIT = 256 << 10
 _CHUNK = 1 << 20

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from opsgym.errors import TaskSpecError
-from opsgym.swe.evaluate import GRADING_ARGS
+from opsgym.swe.evaluate import PYTEST_ARGS
 from opsgym.swe.grading_tree import real_target, reset_pytest_config, restore
 from opsgym.swe.workspace import copy_tree
 
@@ -82,6 +82,6 @@ def test_the_grading_pytest_cannot_be_shadowed_and_imports_the_repository_as_pyt
                       "pytest.py": "print('FAKE PYTEST')\n"})
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
-    run = subprocess.run([sys.executable, *GRADING_ARGS, "tests/test_calc.py"], cwd=tmp_path, capture_output=True,
+    run = subprocess.run([sys.executable, *PYTEST_ARGS, "tests/test_calc.py"], cwd=tmp_path, capture_output=True,
                          text=True, env=env, timeout=120)
     assert "FAKE PYTEST" not in run.stdout and "PASSED tests/test_calc.py::test_value" in run.stdout, run.stdout
