@@ -21,6 +21,7 @@ from opsgym.tasks import register_gym_ids
 __all__ = [
     "Agent",
     "ClusterBackend",
+    "Domain",
     "LLMBackend",
     "Perturbation",
     "Scenario",
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Agent": "opsgym.agents.base",
     "ClusterBackend": "opsgym.cluster.base",
+    "Domain": "opsgym.domain",
     "LLMBackend": "opsgym.llm.base",
     "Perturbation": "opsgym.perturb.base",
     "Scenario": "opsgym.scenario",

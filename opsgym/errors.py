@@ -102,3 +102,16 @@ class UnsafeClusterError(OpsGymError):
 class RunConfigError(OpsGymError):
     """An evaluation run is misconfigured (bad matrix option, run directory in use or planned differently, nothing to
     report); the message says which option or directory, and what to pass instead."""
+
+
+class QuantityError(OpsGymError, ValueError):
+    """A value is not a Kubernetes quantity (``128MB``); the message shows valid spellings (``128Mi``, ``500m``)."""
+
+
+class SelectorError(OpsGymError, ValueError):
+    """A label selector string is malformed; the message quotes the term and the forms that are accepted."""
+
+
+class UnknownSandboxError(UnknownNameError, SandboxUnavailableError):
+    """No SWE sandbox backend has this name: a misspelling (with suggestions, like any unknown name) that is also the
+    sandbox being unavailable, which is what code catching :class:`SandboxUnavailableError` expects."""

@@ -15,12 +15,19 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import pluggy
 
 from opsgym import hookspecs
 from opsgym.errors import PluginError, UnknownNameError
+
+if TYPE_CHECKING:
+    from opsgym.agents.base import Agent
+    from opsgym.cluster.base import ClusterBackend
+    from opsgym.llm.base import LLMBackend
+    from opsgym.perturb.base import Perturbation
+    from opsgym.swe.sandbox import Sandbox
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -30,7 +37,9 @@ __all__ = [
     "entries",
     "get",
     "load_plugins",
+    "on_late_load",
     "pm",
+    "set_adapter",
 ]
 
 ENTRY_POINT_GROUP = "opsgym"
@@ -40,6 +49,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "opsgym.cluster.builtin",
     "opsgym.llm.builtin",
     "opsgym.perturb.builtin",
+    "opsgym.sre.domain",
+    "opsgym.swe.domain",
     "opsgym.tasks_builtin",
 )
 
@@ -110,15 +121,35 @@ def _register_entry_points(eps: list[md.EntryPoint]) -> list[str]:
     return names
 
 
+Adapter = Callable[[Any, Any], tuple[Any, Any]]
+_ADAPTERS: dict[str, Adapter] = {}
+_LATE_LOAD: list[Callable[[], None]] = []
+
+
+def set_adapter(kind: str, adapter: Adapter) -> None:
+    """Let the module that owns a kind turn what its hook registers into ``(name, entry)``.
+
+    The task kind takes ``register(path_or_spec)``: :mod:`opsgym.tasks` loads the folder. Set by the owner at its own
+    import, so this module never imports it (the owner imports this one, and a built-in plugin imports the owner).
+    """
+    _ADAPTERS[kind] = adapter
+
+
+def on_late_load(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever plugins that waited (imported before opsgym) have registered (once per callback)."""
+    if callback not in _LATE_LOAD:
+        _LATE_LOAD.append(callback)
+
+
 def _make_register(kind: str, plugin: str, package: str) -> Callable[..., None]:
     registry = _REGISTRIES[kind]
+    adapter = _ADAPTERS.get(kind)
 
     def register(name: Any, factory: Any = None) -> None:
-        if kind == "task":  # register(path_or_spec): the task's id is its name
-            from opsgym.tasks import load_task
-
-            spec = load_task(name) if factory is None else factory
-            name, factory = spec.id, spec
+        if adapter is not None:
+            name, factory = adapter(name, factory)
+        elif factory is None and isinstance(getattr(name, "name", None), str):  # register(thing): a named object
+            name, factory = name.name, name
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {plugin!r} registered a {kind} with an invalid name {name!r}")
         if name in registry:
@@ -167,20 +198,22 @@ def load_plugins() -> None:
         pm.check_pending()
         _run_hooks(set(new))
     if late and new:  # at first load, importing opsgym registers the gym ids; a late plugin's tasks need theirs now
-        from opsgym.tasks import register_gym_ids
+        for callback in _LATE_LOAD:
+            callback()
 
-        register_gym_ids()
+
+Kind = Literal["agent", "llm backend", "perturbation", "cluster backend", "sandbox backend", "domain", "task"]
 
 
-def entries(kind: str) -> dict[str, Entry]:
-    """All registered things of one kind: agent, llm backend, perturbation, cluster backend or task."""
+def entries(kind: Kind | str) -> dict[str, Entry]:
+    """All registered things of one kind (see :data:`opsgym.hookspecs.HOOK_KINDS`)."""
     load_plugins()
     if kind not in _REGISTRIES:
         raise UnknownNameError("registry kind", kind, _REGISTRIES)
     return dict(_REGISTRIES[kind])
 
 
-def get(kind: str, name: str) -> Entry:
+def get(kind: Kind | str, name: str) -> Entry:
     """The entry for ``name``, or :class:`UnknownNameError` with suggestions."""
     registry = entries(kind)
     if name not in registry:
@@ -188,6 +221,22 @@ def get(kind: str, name: str) -> Entry:
     return registry[name]
 
 
+@overload
+def create(kind: Literal["agent"], name: str, /, *args: Any, **kwargs: Any) -> Agent: ...
+@overload
+def create(kind: Literal["llm backend"], name: str, /, *args: Any, **kwargs: Any) -> LLMBackend: ...
+@overload
+def create(kind: Literal["perturbation"], name: str, /, *args: Any, **kwargs: Any) -> Perturbation: ...
+@overload
+def create(kind: Literal["cluster backend"], name: str, /, *args: Any, **kwargs: Any) -> ClusterBackend: ...
+@overload
+def create(kind: Literal["sandbox backend"], name: str, /, *args: Any, **kwargs: Any) -> Sandbox: ...
+@overload
+def create(kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any: ...
 def create(kind: str, name: str, /, *args: Any, **kwargs: Any) -> Any:
-    """Build a registered thing by name (the factory runs only now, so heavy imports wait until here)."""
+    """Build a registered thing by name (the factory runs only now, so heavy imports wait until here).
+
+    Typed per kind: ``create("cluster backend", "sim")`` is a :class:`~opsgym.cluster.base.ClusterBackend` to a type
+    checker. Domains and tasks are registered as themselves, not as factories: read them with :func:`get`.
+    """
     return get(kind, name).factory(*args, **kwargs)

@@ -6,6 +6,12 @@ A record keeps everything needed to judge, recompute or replay an episode withou
 with which versions), every step with its timings and the exact LLM calls, the env's :class:`~opsgym.outcome.Outcome`
 (facts and ground truth), the metrics with their raw inputs, and an error that says whose fault a failure was.
 
+Each step is stored once (version 2): a :class:`StepRecord` is the env's :class:`~opsgym.outcome.ActionRecord` (one
+truncation rule, one hash: :func:`~opsgym.outcome.clip`, :func:`~opsgym.outcome.text_sha256`) joined with what only
+the runner saw (reward, timings, the step's LLM calls). The line leaves out ``outcome.actions`` when they are exactly
+the steps' env half, and reading rebuilds them, so scoring sees the same outcome. Version 1 lines, which stored the
+runner's steps beside the outcome's actions, are converted when read.
+
 Whatever an env or agent put into a record, its line can be read back: NaN and ±infinity are written as the JSON
 extensions ``NaN``/``Infinity`` (Python's :mod:`json` and pydantic read them; plain ``null`` would be refused by a
 float field), and text that has no UTF-8 form (a lone surrogate) is written with U+FFFD in its place.
@@ -24,11 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticSerializationError, to_json
 
 from opsgym.llm.telemetry import LLMCall
-from opsgym.outcome import Outcome
+from opsgym.outcome import ActionClass, ActionRecord, Outcome, clip
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -46,7 +60,9 @@ __all__ = [
 ]
 
 RECORD_SCHEMA = "opsgym.episode"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+"""Version of the episode record (not of the metrics in it: :data:`opsgym.scoring.scorer.METRICS_VERSION`).
+1: runner steps and ``outcome.actions`` both stored; 2: each step stored once."""
 
 EpisodeStatus = Literal["completed", "agent_failure", "infra_failure"]
 """``completed``: the env ended the episode (terminated or truncated), whatever the score. ``agent_failure``: the agent
@@ -70,7 +86,7 @@ class RunSpec(BaseModel):
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     agent: str
     agent_config: dict[str, Any] = Field(default_factory=dict)
-    llm: str | None = Field(None, description="LLM backend spec, e.g. 'openai:http://127.0.0.1:8000/v1'")
+    llm: str | None = Field(default=None, description="LLM backend spec, e.g. 'openai:http://127.0.0.1:8000/v1'")
     llm_config: dict[str, Any] = Field(default_factory=dict, description="inference configuration options")
     model: dict[str, Any] = Field(default_factory=dict, description="model identity: name, revision, hash")
     executor: str = "serial"
@@ -87,23 +103,53 @@ class RunSpec(BaseModel):
         return ":".join(parts)
 
 
-class StepRecord(BaseModel):
-    """One step as the runner saw it: full action, observation, timings, and which LLM calls produced the action."""
+_ACTION_FIELDS = frozenset(ActionRecord.model_fields)
+_RUNNER_FIELDS = ("observation_chars", "reward", "agent_s", "env_s", "llm_call_ids")
 
-    index: int
-    action: str
-    observation: str = Field("", description="the observation after the action (truncated to the record limit)")
-    observation_sha256: str = ""
-    observation_chars: int = 0
-    cls: str = Field("", description="action class from the outcome: read, mutate, destructive, intervention …")
-    verb: str = ""
-    ok: bool = True
-    error: str = ""
+
+class StepRecord(ActionRecord):
+    """One step, stored once: the env's :class:`ActionRecord` joined with what only the runner saw."""
+
+    # widened to allow "": the episode may end (an agent failure) before the env reports the step's class
+    cls: Literal[ActionClass, ""] = Field(  # type: ignore[assignment]  # one Literal: one error location
+        default="", description="action class from the outcome; empty if the env never reported the step")
+    observation_chars: int = Field(default=0, description="the whole observation's length (the record keeps clip())")
     reward: float = 0.0
-    agent_s: float = Field(0.0, description="time inside agent.act (LLM calls included)")
-    env_s: float = Field(0.0, description="time inside env.step")
-    sim_time_s: float = 0.0
+    agent_s: float = Field(default=0.0, description="time inside agent.act (LLM calls included)")
+    env_s: float = Field(default=0.0, description="time inside env.step, wrappers included")
     llm_call_ids: list[int] = Field(default_factory=list, description="indices into EpisodeRecord.llm_calls")
+
+    def joined(self, action: ActionRecord) -> StepRecord:
+        """This step with the env's record of it: the env's fields win where the env set them."""
+        return StepRecord.model_validate({**self.model_dump(), **action.model_dump(exclude_defaults=True)})
+
+    def action_record(self) -> ActionRecord | None:
+        """The env's half of the step (``None`` while the env has not classified it)."""
+        if not self.cls:
+            return None
+        return ActionRecord.model_validate(self.model_dump(include=set(_ACTION_FIELDS)))
+
+
+def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 record as version 2: each runner step joined with the outcome's action of the same position.
+
+    Version 1 kept the runner's copy of each observation (16 KiB) beside the env's (4 KiB), each with its own hash of
+    the same text; the join keeps the env's and clips a step the env never reported by the same rule.
+    """
+    outcome = data.get("outcome")
+    actions = outcome.get("actions", []) if isinstance(outcome, dict) else []
+    steps = []
+    for i, step in enumerate(data.get("steps") or []):
+        if not isinstance(step, dict):
+            steps.append(step)  # validation reports it
+            continue
+        env_half = actions[i] if i < len(actions) and isinstance(actions[i], dict) else None
+        if env_half is not None:
+            step = {**step, **env_half, **{k: step[k] for k in _RUNNER_FIELDS if k in step}}
+        else:
+            step = {**step, **{k: clip(step[k]) for k in ("action", "observation") if isinstance(step.get(k), str)}}
+        steps.append(step)
+    return {**data, "steps": steps, "version": RECORD_VERSION}
 
 
 class EpisodeError(BaseModel):
@@ -112,7 +158,7 @@ class EpisodeError(BaseModel):
     kind: ErrorKind
     type: str
     message: str
-    where: str = Field("", description="make, reset, agent.reset, act, step, worker, llm")
+    where: str = Field(default="", description="make, reset, agent.reset, act, step, worker, llm")
     step: int | None = None
     traceback: str = ""
 
@@ -122,7 +168,7 @@ class EpisodeRecord(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
 
-    schema_: str = Field(RECORD_SCHEMA, alias="schema")
+    schema_: str = Field(default=RECORD_SCHEMA, alias="schema")
     version: int = RECORD_VERSION
     status: EpisodeStatus
     spec: RunSpec
@@ -132,17 +178,44 @@ class EpisodeRecord(BaseModel):
     finished_at: float = 0.0
     duration_s: float = 0.0
     reset_s: float = 0.0
-    observation0: str = Field("", description="the first observation (alert text and tools)")
+    observation0: str = Field(default="", description="the first observation (alert text and tools)")
     steps: list[StepRecord] = Field(default_factory=list)
     llm_calls: list[LLMCall] = Field(default_factory=list, description="every LLM call, in order, messages included")
     llm_summary: dict[str, Any] = Field(default_factory=dict, description="Ledger.summary(): sums and rates")
-    reward: float = Field(0.0, description="the final step's reward (TaskEfficacy under the scoring wrapper)")
+    reward: float = Field(default=0.0, description="the final step's reward (TaskEfficacy under the scoring wrapper)")
     total_reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
-    outcome: Outcome | None = Field(None, description="facts of the episode, ground truth included")
+    outcome: Outcome | None = Field(default=None, description="facts of the episode, ground truth included")
     metrics: dict[str, Any] = Field(default_factory=dict, description="scores and their raw inputs")
     error: EpisodeError | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_steps_once(cls, data: Any) -> Any:
+        """Convert a version-1 line; give a version-2 outcome its actions back from the steps."""
+        if not isinstance(data, dict):
+            return data
+        if data.get("version") == 1:
+            return _upgrade_v1(data)
+        outcome = data.get("outcome")
+        if isinstance(outcome, dict) and "actions" not in outcome and isinstance(data.get("steps"), list):
+            steps = [step.model_dump() if isinstance(step, BaseModel) else step for step in data["steps"]]
+            actions = [{k: v for k, v in step.items() if k in _ACTION_FIELDS} if isinstance(step, dict) else step
+                       for step in steps]
+            data = {**data, "outcome": {**outcome, "actions": actions}}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _store_steps_once(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``outcome.actions`` out when the steps hold them already (the usual case), so each step is stored
+        once; an env whose actions differ from what the runner saw keeps both."""
+        data: dict[str, Any] = handler(self)
+        outcome = data.get("outcome")
+        if isinstance(outcome, dict) and self.outcome is not None and self.steps \
+                and self.outcome.actions == [step.action_record() for step in self.steps]:
+            del outcome["actions"]
+        return data
 
     @property
     def ground_truth(self) -> dict[str, Any]:

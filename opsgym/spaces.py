@@ -68,7 +68,7 @@ class SharedTextBatch(Sequence[str]):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and tuple(self) == tuple(other)
 
-    __hash__ = None  # type: ignore[assignment]  (a live view is mutable)
+    __hash__ = None  # type: ignore[assignment]  # a live view is mutable, so unhashable
 
     def __repr__(self) -> str:
         return repr(tuple(self))

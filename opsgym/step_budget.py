@@ -6,7 +6,7 @@ ends an opsgym episode only through OpsEnv's own truncation, which produces the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 from gymnasium.envs.registration import EnvSpec
@@ -41,7 +41,7 @@ class StepBudget(gym.Wrapper[str, Any, str, Any], gym.utils.RecordConstructorArg
         if limit is not None and limit != registered_steps and isinstance(ops, OpsEnv):
             ops._max_steps_override = min(ops._max_steps_override or limit, limit)
 
-    def step(self, action: Any) -> tuple[str, float, bool, bool, dict[str, Any]]:  # any input: OpsEnv judges it
+    def step(self, action: Any) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:  # any input: OpsEnv judges it
         obs, reward, terminated, truncated, info = self.env.step(action)
         return obs, reward, terminated, truncated and "outcome" in info, info
 
@@ -53,6 +53,7 @@ class EntryPointScoring(ScoringWrapper):
     wrappers, it would also make gym.make reject the registered :class:`StepBudget` behind it.
     """
 
+    # gymnasium's Wrapper declares spec as a settable attribute; this one is read-only by design (see the docstring).
     @property
-    def spec(self) -> EnvSpec | None:
+    def spec(self) -> EnvSpec | None:  # type: ignore[override]
         return self.env.spec

@@ -1,23 +1,31 @@
 """Tasks as data: the ``task.yaml`` model, the loader for ``envs/``, and Gymnasium registration.
 
 A task folder holds ``task.yaml`` plus whatever the task's domain needs (manifests and service programs for SRE, a
-repository snapshot and patches for SWE). The common fields live in :class:`TaskSpec`; the domain part is validated by
-the domain's own model (:class:`opsgym.sre.spec.SRESpec`, :class:`opsgym.swe.spec.SWESpec`). A broken file fails with
-the file, the field and the reason.
+repository snapshot and patches for SWE). The common fields live in :class:`TaskSpec`; the section named after the
+domain is validated by the model of the registered :class:`~opsgym.domain.Domain` (hook ``register_domains``), so
+this module names no domain. A broken file fails with the file, the field and the reason.
 """
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from opsgym import plugins
+from opsgym.domain import Domain, get_domain
 from opsgym.errors import TaskSpecError
-from opsgym.sre.spec import SRESpec
-from opsgym.swe.spec import SWESpec
 
 __all__ = [
     "YAML_LOADER",
@@ -63,43 +71,104 @@ class Budgets(BaseModel):
     """Per-task budgets that turn raw efficiency inputs into [0, 1] scores (see opsgym.scoring)."""
 
     model_config = ConfigDict(extra="forbid")
-    time_to_solution_s: float = Field(300.0, gt=0)
-    memory_mb: float = Field(4096.0, gt=0)
-    throughput_eps_per_min: float = Field(1.0, gt=0)
-    inference_cost_usd: float = Field(0.10, gt=0)
-    infra_cost_usd: float = Field(0.05, gt=0)
-    error_cost_usd: float = Field(1.0, gt=0)
+    time_to_solution_s: float = Field(default=300.0, gt=0)
+    memory_mb: float = Field(default=4096.0, gt=0)
+    throughput_eps_per_min: float = Field(default=1.0, gt=0)
+    inference_cost_usd: float = Field(default=0.10, gt=0)
+    infra_cost_usd: float = Field(default=0.05, gt=0)
+    error_cost_usd: float = Field(default=1.0, gt=0)
+
+
+def _registered_domains() -> dict[str, Domain]:
+    return {name: entry.factory for name, entry in plugins.entries("domain").items()}
+
+
+def _listing(names: list[str]) -> str:
+    quoted = [repr(n) for n in sorted(names)]
+    return " or ".join(quoted) if len(quoted) < 3 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _shift(exc: ValidationError, prefix: tuple[str | int, ...]) -> list[InitErrorDetails]:
+    """A nested model's errors as line errors of the task file, their location under ``prefix``."""
+    return [InitErrorDetails(type=PydanticCustomError(e["type"], e["msg"]), loc=(*prefix, *e["loc"]),
+                             input=e["input"]) for e in exc.errors()]
 
 
 class TaskSpec(BaseModel):
-    """One task of the catalog (``envs/<folder>/task.yaml``)."""
+    """One task of the catalog (``envs/<folder>/task.yaml``).
 
-    model_config = ConfigDict(extra="forbid")
+    Its domain's section (``sre:``, ``swe:``, a plugin's own) is kept as a validated model and read as
+    ``spec.<domain>`` (e.g. ``spec.swe``) or, without naming the domain, :attr:`section`.
+    """
+
+    # "allow" only so the one domain section lands in the model's extras; _validate refuses every other unknown key
+    model_config = ConfigDict(extra="allow")
 
     id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", description="becomes the Gymnasium id opsgym/<id>")
     version: str = "1"
-    domain: Literal["sre", "swe"]
+    domain: str = Field(description="a registered domain; its section (named after it) is required")
     title: str
     description: str = ""
-    backends: list[str] = Field(default_factory=lambda: ["sim"], description="cluster/sandbox backends it runs on")
+    backends: list[str] = Field(default_factory=list, description="backends it runs on [the domain's default]")
     max_steps: int = Field(30, ge=1, le=10_000)
-    profile: str = "sre"
+    profile: str = Field("", description="scoring profile [the domain's default]")
     profile_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
     max_interventions: int = Field(3, ge=1)
     hints: list[str] = Field(default_factory=list)
-    budgets: Budgets = Field(default_factory=Budgets)
+    budgets: Budgets = Field(default_factory=lambda: Budgets())
     ground_truth: GroundTruth = Field(default_factory=GroundTruth)
     solution: list[str] = Field(default_factory=list, description="oracle actions; may use ${variables}")
     suites: list[str] = Field(default_factory=list, description="suite ids this task belongs to, e.g. SWE-Lite")
-    sre: SRESpec | None = None
-    swe: SWESpec | None = None
     path: Path | None = Field(None, exclude=True, description="the task folder (set by the loader)")
 
-    @model_validator(mode="after")
-    def _domain_section(self) -> TaskSpec:
-        if getattr(self, self.domain) is None:
-            raise ValueError(f"domain is {self.domain!r} but the {self.domain!r} section is missing")
-        return self
+    if TYPE_CHECKING:  # a domain's section: spec.sre, spec.swe, spec.<plugin domain>
+        def __getattr__(self, name: str) -> Any: ...
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate(cls, data: Any, handler: ModelWrapValidatorHandler[TaskSpec]) -> TaskSpec:
+        """Check the common fields and the domain's section together, so one message lists every mistake."""
+        if not isinstance(data, dict):
+            return handler(data)
+        data = dict(data)
+        errors: list[InitErrorDetails] = []
+        domains = _registered_domains()
+        domain = domains.get(data.get("domain")) if isinstance(data.get("domain"), str) else None
+        if "domain" in data and domain is None:
+            errors.append(InitErrorDetails(type=PydanticCustomError(
+                "unknown_domain", "Input should be a registered domain: {known}", {"known": _listing(list(domains))}),
+                loc=("domain",), input=data["domain"]))
+        section: BaseModel | None = None
+        if domain is not None:
+            data.setdefault("profile", domain.default_profile)
+            data.setdefault("backends", [domain.default_backend])
+            if data.get(domain.name) is None:
+                missing = f"domain is {domain.name!r} but the {domain.name!r} section is missing"
+                errors.append(InitErrorDetails(type=PydanticCustomError("value_error", missing), loc=(), input=data))
+            else:
+                try:
+                    section = domain.section.model_validate(data[domain.name])
+                except ValidationError as exc:
+                    errors += _shift(exc, (domain.name,))
+            data.pop(domain.name, None)
+        errors += [InitErrorDetails(type="extra_forbidden", loc=(key,), input=data.pop(key))
+                   for key in [k for k in data if k not in cls.model_fields]]
+        spec: TaskSpec | None = None
+        try:
+            spec = handler(data)
+        except ValidationError as exc:
+            errors = _shift(exc, ()) + errors
+        if errors or spec is None:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        if domain is not None and section is not None:
+            spec.__pydantic_extra__ = {domain.name: section}
+        return spec
+
+    @property
+    def section(self) -> BaseModel:
+        """The domain's own part of the task (``spec.<domain>``), validated by the domain's model."""
+        value: BaseModel = getattr(self, self.domain)
+        return value
 
     @property
     def gym_id(self) -> str:
@@ -136,10 +205,7 @@ def _load_cached(path: Path, mtime: float) -> TaskSpec:
     except ValidationError as exc:
         raise TaskSpecError(_format_validation(path, exc)) from None
     spec.path = path.parent
-    if spec.swe is not None:  # an empty solution becomes the gold patch as agent actions (opsgym.swe.catalog)
-        from opsgym.swe.catalog import fill_oracle_solution
-
-        fill_oracle_solution(spec)
+    get_domain(spec.domain).prepare_task(spec)  # e.g. SWE's oracle from the gold patch
     return spec
 
 
@@ -170,8 +236,6 @@ def register_gym_ids() -> None:
     import gymnasium
     from gymnasium.envs.registration import WrapperSpec
 
-    from opsgym import plugins
-
     registry = plugins.entries("task")
     groups = {name: [entry.factory] for name, entry in registry.items()}
     for entry in registry.values():
@@ -185,3 +249,14 @@ def register_gym_ids() -> None:
         budget = WrapperSpec("StepBudget", "opsgym.step_budget:StepBudget", {"registered_steps": steps})
         gymnasium.register(id=gym_id, entry_point="opsgym.env:make_env", kwargs={"task": name},
                            max_episode_steps=steps, additional_wrappers=(budget,))
+
+
+def _task_entry(path_or_spec: Any, spec: TaskSpec | None = None) -> tuple[str, TaskSpec]:
+    """``register(path)``, ``register(spec)`` or ``register(name, spec)`` in ``register_tasks``: the id is the name."""
+    if spec is None:
+        spec = path_or_spec if isinstance(path_or_spec, TaskSpec) else load_task(path_or_spec)
+    return spec.id, spec
+
+
+plugins.set_adapter("task", _task_entry)
+plugins.on_late_load(register_gym_ids)

@@ -16,19 +16,23 @@ per-turn cost from the whole history into the new tokens. The context policy is 
 
 Model output is untrusted text: the action is the text after the last ``Action:`` line, else the first line that
 starts with a known verb, else the raw output. Whatever comes out is sent to the env, which answers a malformed action
-with an "Invalid action" observation; the agent never raises for model output. An LLM request that fails for
-infrastructure reasons is recorded in the ledger and re-raised as :class:`~opsgym.errors.LLMRequestError` so the
-runner counts an infrastructure failure, not an agent failure.
+with an "Invalid action" observation; the agent never raises for model output. Every call, a failed one too, goes
+to the episode's ledger (:func:`~opsgym.llm.telemetry.record_call`); a request that fails for infrastructure reasons
+is re-raised as :class:`~opsgym.errors.LLMRequestError` so the runner counts an infrastructure failure, not an agent
+failure.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsgym.errors import LLMRequestError
 from opsgym.llm.base import LLMBackend, create_backend
-from opsgym.llm.telemetry import Ledger, LLMCall
+from opsgym.llm.telemetry import Ledger, LLMCall, record_call
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 __all__ = ["DEFAULT_SYSTEM_PROMPT", "ReActAgent", "parse_action"]
 
@@ -115,7 +119,8 @@ class ReActAgent:
         self.system_prompt, self.observation_template = system_prompt, observation_template
         self.stop = list(stop)
         self.examples = [(str(user), str(assistant)) for user, assistant in examples]
-        self.ledger = Ledger()
+        self._ledger: Ledger | None = None
+        self._calls = 0
         self.messages: list[dict[str, Any]] = []
         self._env: Any = None
         self._verbs: set[str] = set()
@@ -124,10 +129,14 @@ class ReActAgent:
         self._seen: dict[str, tuple[int, int]] = {}  # observation → (its message index, the step it followed)
         self._omitted = 0
 
-    def reset(self, *, seed: int | None = None, env: Any = None, ledger: Ledger | None = None) -> None:
+    def reset(self, *, seed: int | None = None, env: gym.Env[Any, Any] | None = None,
+              ledger: Ledger | None = None) -> None:
+        """Start an episode. ``ledger`` is deprecated: calls go to the episode's bound ledger
+        (:func:`~opsgym.llm.telemetry.record_call`); a ledger passed here is used instead, as the old contract did."""
         self._env = env
         self._seed = seed or 0
-        self.ledger = ledger if ledger is not None else Ledger()
+        self._ledger = ledger
+        self._calls = 0
         self.messages = []
         self._seen = {}
         self._omitted = 0
@@ -164,7 +173,8 @@ class ReActAgent:
 
     def _observation_text(self, observation: str, info: dict[str, Any]) -> str:
         """The observation, or a reference to an identical one still whole in the history."""
-        step = info.get("step") if isinstance(info.get("step"), int) else len(self.messages)
+        reported = info.get("step")
+        step = reported if isinstance(reported, int) else len(self.messages)
         earlier = self._seen.get(observation) if self.dedupe_observations else None
         if earlier is not None and len(observation) > len(REPEATED_OBSERVATION) + 20:
             return REPEATED_OBSERVATION.format(step=earlier[1])
@@ -174,15 +184,22 @@ class ReActAgent:
     def _call(self) -> LLMCall:
         try:
             messages = [dict(m) for m in self.messages]
-            seed = self._seed + len(self.ledger.calls)  # reproducible, yet not the same draw every turn
+            seed = self._seed + self._calls  # reproducible, yet not the same draw every turn
             call = self.llm.chat(messages, max_tokens=self.max_tokens, temperature=self.temperature, stop=self.stop,
                                  seed=seed)
         except LLMRequestError as exc:
             if isinstance(exc.call, LLMCall):
-                self.ledger.record(exc.call)
+                self._record(exc.call)
             raise
-        self.ledger.record(call)
+        self._record(call)
         return call
+
+    def _record(self, call: LLMCall) -> None:
+        self._calls += 1
+        if self._ledger is not None:
+            self._ledger.record(call)
+        else:
+            record_call(call)
 
     def _fit_budget(self) -> None:
         """Once the history outgrows ``context_chars``, cut it in one go down to ``low_water`` of the budget: first

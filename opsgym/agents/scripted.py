@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 __all__ = ["HumanAgent", "OracleAgent", "RandomAgent"]
 
@@ -18,10 +21,11 @@ class OracleAgent:
     ``env.step`` like any agent's.
     """
 
-    def reset(self, *, seed: int | None = None, env: Any = None, ledger: Any = None) -> None:
+    def reset(self, *, seed: int | None = None, env: gym.Env[Any, Any] | None = None) -> None:
         if env is None:
             raise ValueError("the oracle agent needs the env: reset(env=env)")
-        self._plan = list(env.unwrapped.oracle_solution())
+        opsenv: Any = env.unwrapped  # privileged: an OpsEnv (or a double) that knows the task's solution
+        self._plan = list(opsenv.oracle_solution())
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         return self._plan.pop(0) if self._plan else 'submit {"diagnosis": "", "root_cause": "", "remediation": ""}'
@@ -37,10 +41,11 @@ class RandomAgent:
         self._rng = np.random.default_rng()
         self._verbs: list[str] = ["help"]
 
-    def reset(self, *, seed: int | None = None, env: Any = None, ledger: Any = None) -> None:
+    def reset(self, *, seed: int | None = None, env: gym.Env[Any, Any] | None = None) -> None:
         self._rng = np.random.default_rng(seed)
         if env is not None:
-            self._verbs = [t.verb for t in env.unwrapped.tools]
+            opsenv: Any = env.unwrapped  # its tool list: an OpsEnv's (or a double's) ``tools``
+            self._verbs = [t.verb for t in opsenv.tools]
 
     def act(self, observation: str, info: dict[str, Any]) -> str:
         verb = str(self._rng.choice(self._verbs))
@@ -54,11 +59,14 @@ class RandomAgent:
 class HumanAgent:
     """A person at a terminal: prints each observation and reads the next action from stdin."""
 
+    reads_terminal = True
+    """Runs refuse to overlap its episodes (``opsgym.runner.plan.check_execution``) and show no live progress bar."""
+
     def __init__(self, stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
 
-    def reset(self, *, seed: int | None = None, env: Any = None, ledger: Any = None) -> None:
+    def reset(self, *, seed: int | None = None, env: gym.Env[Any, Any] | None = None) -> None:
         pass
 
     def act(self, observation: str, info: dict[str, Any]) -> str:

@@ -22,21 +22,15 @@ from pathlib import Path
 
 import yaml
 
-from opsgym.cluster.kubectl_notes import (
-    KIND_ALIASES,
-    ParsedCommand,
-    canonical_kind,
-    classify_raw,
-    go_int,
-    note_flags,
-)
+from opsgym.cluster.kubectl_notes import ParsedCommand, classify_raw, note_flags
 from opsgym.cluster.kubectl_sandbox import OPT_OUT, KubectlSandbox, check_available, sandbox_wanted
 from opsgym.cluster.pflag import Command, FlagUse, Rejected, go_bool, parse_args, resolve
 from opsgym.errors import BackendUnavailableError
+from opsgym.k8s.kinds import canonical_kind
 from opsgym.outcome import ActionClass, Target
 from opsgym.scenario import ActionResult
 
-__all__ = ["KIND_ALIASES", "Kubectl", "ParsedCommand", "Rejected", "find_kubectl", "go_int", "parse"]
+__all__ = ["Kubectl", "ParsedCommand", "Rejected", "find_kubectl", "parse", "read"]
 
 GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "512MiB", "GOMAXPROCS": "1"}
 """Go runtime settings for each kubectl process. A kubectl command lives ~50 ms and spends much of its CPU collecting
@@ -134,16 +128,23 @@ def _flag_values(command: Command, uses: list[FlagUse]) -> dict[str, list[str]]:
                            "stdin); run the command again later to see changes")
         if name not in ALLOWED_FLAGS:
             raise Rejected(f"unknown or unsupported flag {spelling!r} for kubectl {command.path}")
-        value = use.value if use.value is not None else BARE_VALUES.get(name, "true")
-        if use.flag.kind == "bool":
-            meaning = go_bool(value)
-            if meaning is None:
-                raise Rejected(f"{spelling} takes true or false (got {value!r})")
-            value = "true" if meaning else "false"
+        value = _read_value(use)
+        if use.flag.kind == "bool" and value not in ("true", "false"):
+            raise Rejected(f"{spelling} takes true or false (got {value!r})")
         if name == "output":
             _check_output(value)
         flags.setdefault(f"--{name}", []).append(value)
     return flags
+
+
+def _read_value(use: FlagUse) -> str:
+    """A flag's value as kubectl reads it: a bare value flag's default, a bool as ``true``/``false`` (an unreadable
+    bool stays as written, for the caller to refuse)."""
+    value = use.value if use.value is not None else BARE_VALUES.get(use.flag.name, "true")
+    if use.flag.kind == "bool":
+        meaning = go_bool(value)
+        return value if meaning is None else "true" if meaning else "false"
+    return value
 
 
 def _check_output(value: str) -> None:
@@ -162,6 +163,10 @@ def _targets(path: str, positionals: list[str], namespace: str) -> list[Target]:
     kind = ""
     if path == "logs" and positionals and "/" not in positionals[0]:
         return [Target(kind="Pod", name=positionals[0], namespace=namespace)]
+    if path.startswith("create ") or path in ("cordon", "uncordon", "drain", "run"):  # read for records only
+        kind = {"run": "Pod"}.get(path, "Node") if " " not in path else canonical_kind(path.split()[1])
+        names = positionals[:1] if path.startswith("create ") or path == "run" else positionals
+        return [Target(kind=kind, name=n, namespace="" if kind == "Node" else namespace) for n in names or [""]]
     if path.startswith("top "):
         kind = "Pod" if path == "top pod" else "Node"
         names = positionals or [""]
@@ -187,12 +192,11 @@ def _resolve(tokens: list[str]) -> tuple[Command, list[str], list[str]]:
     if not words:
         raise Rejected("kubectl needs a verb, e.g. `kubectl get pods -n NAMESPACE`")
     extra = words[len(command.path.split()):]
-    if not command.path:
-        verb = words[-1]
-        if verb in UNSUPPORTED:
-            raise Rejected(f"kubectl {verb} is not available here: {UNSUPPORTED[verb]}")
-        known = sorted({c.split()[0] for c in CLASSES})
-        raise Rejected(f"kubectl {verb[:40]!r} is not supported; available verbs: {', '.join(known)}")
+    if words[0] in UNSUPPORTED:  # the table knows some of these (the scoring reads them), the agent may not run them
+        raise Rejected(f"kubectl {words[0]} is not available here: {UNSUPPORTED[words[0]]}")
+    known = sorted({c.split()[0] for c in CLASSES})
+    if words[0] not in known:
+        raise Rejected(f"kubectl {words[0][:40]!r} is not supported; available verbs: {', '.join(known)}")
     if extra or command.path not in CLASSES:
         subs = [c.split(" ", 1)[1] for c in CLASSES if c.startswith(command.path + " ")]
         got = extra[0][:40] if extra else "nothing"
@@ -213,7 +217,36 @@ def parse(action: str, *, default_namespace: str = "default") -> ParsedCommand:
         raise Rejected("kubectl actions start with `kubectl`, e.g. `kubectl get pods -n NAMESPACE`")
     command, words, rest = _resolve(tokens[1:])
     positionals, uses = parse_args(command, rest)
-    flags = _flag_values(command, uses)
+    return _command(command, words, rest, positionals, _flag_values(command, uses), default_namespace)
+
+
+def read(action: str, *, default_namespace: str = "default") -> ParsedCommand:
+    """What kubectl itself would make of ``action`` — the same reading as :func:`parse`, without opsgym's policy.
+
+    For commands an env other than this front-end ran (the scoring reads records of any env, and records written
+    before the env kept every flag in ``detail["options"]``): ``kubectl autoscale`` or ``--kubeconfig`` are read,
+    not refused. The class of a command outside :data:`CLASSES` is ``mutate``. Raises :class:`Rejected` only where
+    kubectl would refuse the command too (unknown command or flag, a missing value, bad quoting).
+    """
+    try:
+        tokens = shlex.split(action)
+    except ValueError as exc:
+        raise Rejected(f"cannot parse the command ({exc})") from None
+    if not tokens or tokens[0] != "kubectl":
+        raise Rejected("not a kubectl command")
+    command, words, rest = resolve(tokens[1:])
+    if not command.path or len(words) != len(command.path.split()):
+        raise Rejected(f"kubectl {' '.join(words)} is not a kubectl command")
+    positionals, uses = parse_args(command, rest)
+    flags: dict[str, list[str]] = {}
+    for use in uses:
+        flags.setdefault(f"--{use.flag.name}", []).append(_read_value(use))
+    return _command(command, words, rest, positionals, flags, default_namespace)
+
+
+def _command(command: Command, words: list[str], rest: list[str], positionals: list[str],
+             flags: dict[str, list[str]], default_namespace: str) -> ParsedCommand:
+    """The classified command, its targets and notes, from kubectl's reading of it."""
     path = command.path
     argv = [*words, *rest]
     if path == "rollout status":
@@ -221,7 +254,7 @@ def parse(action: str, *, default_namespace: str = "default") -> ParsedCommand:
     namespace = "" if flags.get("--all-namespaces", ["false"])[-1] == "true" else \
         flags.get("--namespace", [default_namespace])[-1]
     verb = "kubectl " + (path.split()[0] if path.startswith("top ") else path)
-    parsed = ParsedCommand(argv=argv, verb=verb, cls=CLASSES[path], namespace=namespace)
+    parsed = ParsedCommand(argv=argv, verb=verb, cls=CLASSES.get(path, "mutate"), namespace=namespace)
     if "--raw" in flags:
         classify_raw(parsed, path, flags["--raw"][-1], positionals)
     else:

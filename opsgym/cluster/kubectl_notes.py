@@ -16,21 +16,11 @@ import yaml
 
 from opsgym.cluster.pflag import Rejected, go_bool
 from opsgym.cluster.rawpath import read_raw
+from opsgym.k8s.goint import go_int
+from opsgym.k8s.kinds import canonical_kind
 from opsgym.outcome import ActionClass, Target
 
-__all__ = ["KIND_ALIASES", "ParsedCommand", "canonical_kind", "classify_raw", "go_int", "note_flags"]
-
-KIND_ALIASES: dict[str, str] = {}
-for _kind, _names in {
-    "Pod": "po pod pods", "Deployment": "deploy deployment deployments", "ReplicaSet": "rs replicaset replicasets",
-    "Service": "svc service services", "ConfigMap": "cm configmap configmaps", "Secret": "secret secrets",
-    "Endpoints": "ep endpoints", "Event": "ev event events", "Namespace": "ns namespace namespaces",
-    "Node": "no node nodes", "StatefulSet": "sts statefulset statefulsets", "DaemonSet": "ds daemonset daemonsets",
-    "Job": "job jobs", "CronJob": "cj cronjob cronjobs", "PersistentVolumeClaim": "pvc persistentvolumeclaim",
-    "ServiceAccount": "sa serviceaccount serviceaccounts", "HorizontalPodAutoscaler": "hpa",
-}.items():
-    for _alias in _names.split():
-        KIND_ALIASES[_alias] = _kind
+__all__ = ["ParsedCommand", "classify_raw", "note_flags"]
 
 PROBES = ("readinessProbe", "livenessProbe", "startupProbe")
 
@@ -46,12 +36,6 @@ class ParsedCommand:
     targets: list[Target] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-def canonical_kind(word: str) -> str:
-    """``deploy``, ``Pods``, ``secrets.v1.`` or ``deployments.apps`` → the canonical kind (unknown words unchanged)."""
-    lower = word.lower()
-    return KIND_ALIASES.get(lower) or KIND_ALIASES.get(lower.split(".")[0], word)
 
 
 def classify_raw(command: ParsedCommand, path: str, uri: str, positionals: list[str]) -> None:
@@ -128,47 +112,11 @@ def _sets_zero_replicas(patch: Any) -> bool:
     return isinstance(patch, dict) and isinstance(patch.get("spec"), dict) and patch["spec"].get("replicas") == 0
 
 
-_GO_BASES = {"x": 16, "o": 8, "b": 2}
-_GO_DIGITS = "0123456789abcdef"
-
-
-def _underscores_ok(digits: str, prefixed: bool) -> bool:
-    """Go's rule for ``_`` in a base-0 literal: only between digits, or between a base prefix and a digit."""
-    saw = "0" if prefixed else "^"
-    for char in digits:
-        if char == "_":
-            if saw != "0":
-                return False
-            saw = "_"
-        else:
-            saw = "0"
-    return saw != "_"
-
-
-def go_int(text: str) -> int | None:
-    """The integer Go's ``strconv.ParseInt(text, 0, 64)`` reads, or None where it reports a syntax error.
-
-    kubectl reads integer flags (``--replicas``, ``--grace-period``) this way, and its YAML reader resolves plain
-    integers the same way, so ``-0``, ``+0``, ``00``, ``0x0``, ``0o0``, ``0b0`` and ``0_0`` all mean 0; a leading
-    ``0`` alone makes the rest octal (``010`` is 8, ``08`` is an error). A rule that compares the text to ``"0"``
-    misses all of these.
-    """
-    body = text[1:] if text[:1] in ("+", "-") else text
-    base, prefixed = 10, False
-    if body[:1] == "0":
-        if len(body) >= 3 and body[1].lower() in _GO_BASES:
-            base, body, prefixed = _GO_BASES[body[1].lower()], body[2:], True
-        else:
-            base = 8  # the leading 0 stays a digit: "0" and "00" are both 0
-    allowed = _GO_DIGITS[:base] + "_"
-    if not body or any(c not in allowed for c in body.lower()) or not _underscores_ok(body, prefixed):
-        return None
-    value = int(body.replace("_", ""), base)
-    return -value if text[:1] == "-" else value
-
-
 def note_flags(command: ParsedCommand, flags: dict[str, list[str]], positionals: list[str]) -> None:
-    """Record what penalty rules care about, upgrading the class where the flags make an action destructive."""
+    """Record what penalty rules care about, upgrading the class where the flags make an action destructive.
+
+    The flags as kubectl read them (long names, every value) go into ``detail["options"]``, so the scoring reads a
+    step's ``--replicas`` or ``--output`` from the action record instead of parsing its text again."""
     notes = command.flags
     for name in ("--force", "--now", "--all", "--all-namespaces", "--overwrite"):
         if name in flags and flags[name][-1] != "false":
@@ -198,6 +146,7 @@ def note_flags(command: ParsedCommand, flags: dict[str, list[str]], positionals:
     elif command.cls != "read" and ({"--force", "--grace-period=0", "--replicas=0", "removes-probe"} & set(notes)):
         command.cls = "destructive"
     command.detail["argv"] = list(command.argv)
+    command.detail["options"] = {name: list(values) for name, values in flags.items()}
 
 
 def _reads_secret_data(command: ParsedCommand, flags: dict[str, list[str]]) -> bool:

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 import kubernetes.client as k8s
-from kubernetes.utils import parse_quantity
 
 from opsgym.errors import TaskSpecError
+from opsgym.k8s.quantity import parse_quantity
+from opsgym.k8s.selectors import Selector
 
 __all__ = ["CONFIGMAP_LIMIT_BYTES", "check_objects", "images", "model_for", "problems"]
 
@@ -31,7 +32,7 @@ LABEL_NAMED = {"Namespace", "Service", "Deployment"}
 """Kinds whose names must be DNS labels (they become DNS names or pod name prefixes), not just subdomains."""
 
 
-def model_for(obj: dict[str, Any]) -> type:
+def model_for(obj: dict[str, Any]) -> type[Any]:
     """The kubernetes-client model class for ``obj``'s apiVersion and kind (``apps/v1`` Deployment → V1Deployment)."""
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
     group, _, version = api_version.rpartition("/")
@@ -53,7 +54,7 @@ def _schema(obj: dict[str, Any], where: str) -> list[str]:
     try:
         model.model_validate(obj)
     except ValueError as exc:  # pydantic.ValidationError
-        errors = getattr(exc, "errors", lambda: [])()
+        errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
         return [f"{where}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors] or [f"{where}: {exc}"]
     return []
 
@@ -169,7 +170,7 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
         if obj.get("kind") in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
             selector = (spec.get("selector") or {}).get("matchLabels") or {}
             labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
-            if any(labels.get(k) != v for k, v in selector.items()):
+            if not Selector.from_object(spec.get("selector")).matches(labels):
                 out.append(f"{where}: spec.selector {selector} does not match the template's labels {labels}")
         if obj.get("kind") == "Service":
             out += _service_problems(obj, where, pods)

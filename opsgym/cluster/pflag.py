@@ -136,7 +136,8 @@ def resolve(args: list[str]) -> tuple[Command, list[str], list[str]]:
     as the last of ``words`` while ``command`` stays the parent (the root, path ``""``, or a group such as
     ``rollout``): the caller refuses it and names the word.
     """
-    command, words, rest = table().commands[""], [], list(args)
+    command, rest = table().commands[""], list(args)
+    words: list[str] = []
     while command.subcommands:
         found = _words(rest, command)
         if not found:

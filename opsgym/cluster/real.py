@@ -104,10 +104,10 @@ class ClientReader:
         if response.status == 404:
             return None
         if not 200 <= response.status <= 299:
-            body = response.data.decode(errors="replace")
+            body = (response.data or b"").decode(errors="replace")
             message = _status_message(body, body)
             raise ClusterApiError(f"GET {path} answered {response.status}: {message[:500]}", response.status)
-        return json.loads(response.data)
+        return json.loads(response.data or b"")
 
 
 def pod_summary(api_client: k8s.ApiClient, namespace: str) -> str:
@@ -121,12 +121,14 @@ def pod_summary(api_client: k8s.ApiClient, namespace: str) -> str:
         states = []
         for status in (pod.status.container_statuses or []) if pod.status else []:
             state = status.state
-            reason = (state.waiting and state.waiting.reason) or (state.terminated and state.terminated.reason) or ""
+            reason = ((state and state.waiting and state.waiting.reason)
+                      or (state and state.terminated and state.terminated.reason) or "")
             hint = WAITING_HINTS.get(reason, "")
             states.append(f"{status.name}={reason or 'running'} (restarts {status.restart_count})"
                           + (f": {hint}" if hint else ""))
         phase = pod.status.phase if pod.status else "?"
-        lines.append(f"  {pod.metadata.name}: {phase} {'; '.join(states)}".rstrip())
+        name = pod.metadata.name if pod.metadata else "?"
+        lines.append(f"  {name}: {phase} {'; '.join(states)}".rstrip())
     return "\n".join(lines) or "  (no pods)"
 
 
@@ -336,7 +338,7 @@ class RealCluster:
             raise BackendUnavailableError(f"the cluster cannot issue a token for ServiceAccount {namespace}/{AGENT} "
                                           f"({exc.status}: {_reason(exc)}); the TokenRequest API needs Kubernetes "
                                           "1.22 or later") from None
-        return str(answer.status.token)
+        return str(answer.status.token if answer.status else None)
 
     def teardown_namespace(self, namespace: str) -> bool:
         """Delete an opsgym namespace (and its cluster-wide bindings) and wait until it is gone.
@@ -350,7 +352,7 @@ class RealCluster:
             if exc.status == 404:
                 return False
             raise InfrastructureError(f"cannot read namespace {namespace}: {_reason(exc)}") from None
-        if not owned(found.metadata.labels):
+        if not owned(found.metadata.labels if found.metadata else None):
             raise UnsafeClusterError(
                 f"namespace {namespace!r} exists and was not created by opsgym (no label "
                 f"{next(iter(MANAGED_LABELS))}=opsgym), so opsgym will not replace it. Delete it yourself or run "

@@ -1,4 +1,4 @@
-"""CLI command modules; each registers its commands on :data:`opsgym.cli.app` when imported by opsgym.cli.
+"""CLI command modules; each adds its commands to :data:`opsgym.commands.app.app` when imported by opsgym.cli.
 
 They share two consoles: :data:`console` for results (stdout) and :data:`err` for progress and errors (stderr).
 """

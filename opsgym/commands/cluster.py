@@ -15,8 +15,9 @@ from typing import Any
 import typer
 
 from opsgym import plugins
-from opsgym.cli import app
 from opsgym.commands import console
+from opsgym.commands.app import app
+from opsgym.domain import get_domain
 
 __all__ = ["cluster_app"]
 
@@ -26,14 +27,13 @@ HEAD_START_S = 600
 
 
 def _load_task(task_id: str, seed: int, options: dict[str, Any]) -> Any:
-    """Render ``task_id``'s scenario for ``seed`` through the SRE scenario code; returns the started backend."""
-    from opsgym.sre.scenario import SREScenario
-
+    """Render ``task_id``'s scenario for ``seed`` through its domain's scenario; returns the started backend."""
     task = plugins.get("task", task_id).factory
-    if getattr(task, "domain", "sre") != "sre":
+    domain = get_domain(task.domain)
+    if domain.backend_kind != "cluster backend":
         raise typer.BadParameter(f"{task_id} is a {task.domain} task; only SRE tasks have a cluster",
                                  param_hint="--task")
-    scenario = SREScenario(task, backend="sim", backend_options=options)
+    scenario: Any = domain.scenario_class()(task, backend="sim", backend_options=options)
     alert, _ = scenario.reset(seed)
     console.print(f"[bold]{task_id}[/bold] seed {seed} loaded. The alert an agent would see:\n{alert}")
     return scenario.backend

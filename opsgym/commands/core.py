@@ -5,16 +5,17 @@ from __future__ import annotations
 from rich.table import Table
 
 from opsgym import plugins
-from opsgym.cli import app
 from opsgym.commands import console
+from opsgym.commands.app import app
 
 
 @app.command("list")
 def list_command() -> None:
-    """List envs, agents, LLM backends, cluster backends and perturbations, with the plugin that gave each."""
+    """List envs, agents, LLM backends, cluster and sandbox backends, perturbations and domains, with the plugin that
+    gave each."""
     import opsgym  # noqa: F401  (registers gym ids)
 
-    for kind in ("task", "agent", "llm backend", "cluster backend", "perturbation"):
+    for kind in ("task", "agent", "llm backend", "cluster backend", "sandbox backend", "perturbation", "domain"):
         table = Table(title=f"{kind}s", title_justify="left")
         table.add_column("name" if kind != "task" else "env id")
         table.add_column("plugin")

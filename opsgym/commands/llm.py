@@ -10,8 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from opsgym.cli import app
 from opsgym.commands import console, err
+from opsgym.commands.app import app
 from opsgym.errors import OpsGymError
 
 _ROW_COLUMNS = (
@@ -95,7 +95,8 @@ def bench_command(
     """Replay one trace through every inference configuration: the seed's Tables 4–6, on this machine."""
     from opsgym.llm.bench import run_bench
 
-    configs = [tuple(c.split("=", 1)) if "=" in c.split(",", 1)[0] else (c, c) for c in config] or None
+    configs = [(c.split("=", 1)[0], c.split("=", 1)[1]) if "=" in c.split(",", 1)[0] else (c, c)
+               for c in config] or None
     try:
         calls = _calls(trace, 0, turns)
     except OpsGymError as exc:

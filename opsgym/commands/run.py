@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from opsgym import plugins
-from opsgym.cli import app
 from opsgym.commands import console, err
+from opsgym.commands.app import app
 from opsgym.errors import OpsGymError, RunConfigError
 
 
@@ -25,10 +25,6 @@ def _perturbations(values: list[str]) -> list[str | None]:
             None if value in ("none", "") else value]
         out += [n for n in names if n not in out]
     return out
-
-
-SHARED_CLUSTER_BACKENDS = ("kind", "kubeconfig")
-"""Backends whose episodes share one real cluster, so a run must not overlap them."""
 
 
 def _options(values: list[str]) -> dict[str, object]:
@@ -51,7 +47,8 @@ def run_command(
     llm: list[str] = typer.Option([], "--llm", help="LLM backend for LLM agents, e.g. openai:http://127.0.0.1:8000/v1 "
                                                     "(repeatable: each is one inference configuration)"),
     llm_option: list[str] = typer.Option([], "--llm-option", help="backend option key=value (repeatable)"),
-    backend: str = typer.Option(None, "--backend", help="cluster backend for SRE envs (sim, kind, kubeconfig)"),
+    backend: str = typer.Option(None, "--backend", help="backend of the envs' domain: a cluster (sim, kind, "
+                                "kubeconfig) or a SWE sandbox (bwrap, unsafe-local)"),
     backend_option: list[str] = typer.Option([], "--backend-option",
                                              help="cluster backend option key=value (repeatable), e.g. keep=true"),
     max_steps: int = typer.Option(None, "--max-steps", min=1, help="override the task's step budget"),
@@ -62,11 +59,12 @@ def run_command(
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster address (default: RAY_ADDRESS/local)"),
     resume: bool = typer.Option(False, "--resume", help="finish the run in --out, skipping recorded episodes"),
     max_attempts: int = typer.Option(3, "--max-attempts", min=1, help="attempts per episode on infra failure"),
-    observation_chars: int = typer.Option(16_384, "--observation-chars", min=0, help="observation text kept/step"),
+    observation_chars: int = typer.Option(16_384, "--observation-chars", min=0, help="first observation chars kept"),
     report: bool = typer.Option(True, "--report/--no-report", help="write report.html at the end"),
 ) -> None:
     """Run agents on envs over seeds and perturbations; one JSONL record per episode in the run directory."""
     from opsgym.runner import AgentSpec, RunPlan, execute, parse_agent, parse_seeds
+    from opsgym.runner.plan import reads_terminal
     from opsgym.runner.progress import RichDisplay, summary_table
     from opsgym.runner.run import RUN_FILE
 
@@ -97,12 +95,8 @@ def run_command(
             plan = RunPlan(envs=env, seeds=seed_list, repeats=repeat, perturbations=_perturbations(perturbation),
                            agents=[parse_agent(a) for a in agent] or [AgentSpec(name="oracle")], llms=llm,
                            llm_config=_options(llm_option), env_kwargs=env_kwargs)
-        if any(a.name == "human" for a in plan.agents) and (parallel > 1 or executor != "process"):
-            raise RunConfigError("the human agent reads this terminal: run it with --parallel 1")
-        if plan.env_kwargs.get("backend") in SHARED_CLUSTER_BACKENDS and (parallel > 1 or executor != "process"):
-            raise RunConfigError(f"--backend {plan.env_kwargs['backend']} runs every episode on one real cluster: "
-                                 "run it with --parallel 1 (parallel workers would tear down each other's namespace)")
-        human = any(a.name == "human" for a in plan.agents)
+        # execute() refuses what cannot run in parallel (the human agent, a shared cluster): see runner.plan
+        human = any(reads_terminal(a) for a in plan.agents)
         run_dir = out or Path("runs") / plan.run_id
         result = execute(plan, run_dir, executor=executor, parallel=parallel if executor == "process" or parallel > 1
                          else None, resume=resume, max_attempts=max_attempts, observation_chars=observation_chars,

@@ -10,6 +10,7 @@ seed's point that batching only pays when several agents share a server. A confi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -74,7 +75,8 @@ class BenchReport:
 
 
 def _row(label: str, spec: str, result: ReplayResult, server: dict[str, float] | None, price_name: Any) -> BenchRow:
-    s = result.summary()
+    # The summary is a heterogeneous mapping (counts, rates, None for unknowns); its fields are read by name here.
+    s: Mapping[str, Any] = result.summary()
     row = BenchRow(label=label, spec=spec, requests=s["requests"], prompt_tokens=s["prompt_tokens"],
                    computed_prompt_tokens=s["computed_prompt_tokens"], generated_tokens=s["completion_tokens"],
                    prefill_share=s["prefill_share"], prefix_hit_rate=s["prefix_reuse_rate"],

@@ -31,7 +31,7 @@ def _factory(module: str, name: str, **fixed: Any) -> Callable[..., Any]:
 
 
 @hookimpl
-def register_llm_backends(register):
+def register_llm_backends(register: Callable[[str, Any], None]) -> None:
     register("hf-naive", _factory("hf", "HFBackend", reuse_prefix=False))
     register("hf-prefix", _factory("hf", "HFBackend", reuse_prefix=True))
     register("openai", _factory("openai_backend", "OpenAIBackend"))

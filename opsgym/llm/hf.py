@@ -59,7 +59,8 @@ def _growing_layer_class() -> type:
 
         def lazy_initialization(self, key_states: Any, value_states: Any) -> None:
             super().lazy_initialization(key_states, value_states)
-            self._k_buf = self._v_buf = None
+            self._k_buf: Any = None
+            self._v_buf: Any = None
             self._filled = 0
 
         def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:

@@ -62,7 +62,8 @@ def converted_model_dir() -> Path:
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model.hf_quantizer = None  # the weights are dequantised now; saving must not try to re-quantise them
+        # torch types every Module attribute as Tensor | Module; transformers' hf_quantizer is a plain attribute.
+        model.hf_quantizer = None  # type: ignore[assignment]  # the weights are dequantised now; saving must not try to re-quantise them
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         config_path = tmp / "config.json"  # drop the GGUF quantisation note, or vLLM refuses the plain weights

@@ -120,8 +120,11 @@ class OpenAIBackend(BaseLLMBackend):
         self.config = {**getattr(self, "config", {}), "base_url": self.base_url}
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"
         limits = httpx.Timeout(timeout, connect=connect_timeout)
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=limits, max_retries=0)
-        self._aclient = openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=limits, max_retries=0)
+        # openai's annotations name the Timeout of the httpx copy it bundles (httpx2); an httpx.Timeout works the same.
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=limits,  # type: ignore[arg-type]
+                                     max_retries=0)
+        self._aclient = openai.AsyncOpenAI(base_url=self.base_url, api_key=key,
+                                           timeout=limits, max_retries=0)  # type: ignore[arg-type]
 
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
         extra: dict[str, Any] = {}

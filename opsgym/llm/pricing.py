@@ -19,10 +19,10 @@ __all__ = ["PRICES", "Price", "call_cost", "get_price"]
 class Price(BaseModel):
     """Either an hourly rate (self-hosted) or per-million-token prices (hosted API)."""
 
-    usd_per_hour: float | None = Field(None, ge=0)
-    input_per_mtok: float | None = Field(None, ge=0)
-    cached_input_per_mtok: float | None = Field(None, ge=0, description="defaults to the input price")
-    output_per_mtok: float | None = Field(None, ge=0)
+    usd_per_hour: float | None = Field(default=None, ge=0)
+    input_per_mtok: float | None = Field(default=None, ge=0)
+    cached_input_per_mtok: float | None = Field(default=None, ge=0, description="defaults to the input price")
+    output_per_mtok: float | None = Field(default=None, ge=0)
 
     def tokens_cost(self, prompt: int, cached: int, generated: int) -> float | None:
         """Per-token cost; ``None`` for an hourly price."""

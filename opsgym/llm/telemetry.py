@@ -3,15 +3,26 @@
 This is the seed's §4 made measurable: prompt vs generated tokens, cached (prefix-reused) prompt tokens, time to first
 token, prefill vs decode time and cost for every call, so the scoring wrapper can compute CompEff/EconEff and reports
 can show prefill share and prefix-reuse rates. A value a backend cannot know is ``None`` ("unknown"), never 0.
+
+One channel: an env owns its episode's :class:`Ledger` (:func:`ledger_of` is the one place anybody reads it), and the
+agent loop binds it with :func:`recording` around each agent turn. Code that makes an LLM call records it with
+:func:`record_call`, which writes into the ledger bound in the current context, so no ledger is passed around by hand.
+Why a context variable and not a global: two envs interleaved in one thread (each turn bound to its own env) and
+episodes in several threads (each thread has its own context) never mix their calls. A thread an agent starts itself
+starts with an empty context: record from the thread that called ``act``, or run the worker in
+``contextvars.copy_context()``. Worker processes bind their own episodes; nothing crosses a process boundary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-__all__ = ["LLMCall", "Ledger"]
+__all__ = ["LLMCall", "Ledger", "current_ledger", "ledger_of", "record_call", "recording"]
 
 
 class LLMCall(BaseModel):
@@ -33,10 +44,10 @@ class LLMCall(BaseModel):
     spec_draft_tokens: int | None = None
     spec_accepted_tokens: int | None = None
     cost_usd: float | None = None
-    started_at: float | None = Field(None, description="unix time the request was sent")
-    error: str = Field("", description="set when the call failed; infra_failure tells whose fault it was")
+    started_at: float | None = Field(default=None, description="unix time the request was sent")
+    error: str = Field(default="", description="set when the call failed; infra_failure tells whose fault it was")
     infra_failure: bool = False
-    retries: int = Field(0, description="attempts repeated after retryable errors (429, 5xx, connection)")
+    retries: int = Field(default=0, description="attempts repeated after retryable errors (429, 5xx, connection)")
 
     @property
     def computed_prompt_tokens(self) -> int | None:
@@ -113,3 +124,34 @@ def _span(calls: list[LLMCall]) -> float | None:
     if not starts or not ends:
         return None
     return max(ends) - min(starts)
+
+
+_CURRENT: ContextVar[Ledger | None] = ContextVar("opsgym_ledger", default=None)
+
+
+def ledger_of(env: Any) -> Ledger | None:
+    """The ledger of ``env``'s current episode (kept by the unwrapped env, cleared at its reset), or ``None``."""
+    ledger = getattr(getattr(env, "unwrapped", env), "ledger", None)
+    return ledger if isinstance(ledger, Ledger) else None
+
+
+def current_ledger() -> Ledger | None:
+    """The ledger bound in this context by :func:`recording`, or ``None`` outside any episode."""
+    return _CURRENT.get()
+
+
+@contextmanager
+def recording(ledger: Ledger | None) -> Iterator[Ledger | None]:
+    """Bind ``ledger`` as the current one for the block (``None`` binds none), restoring the previous binding after."""
+    token = _CURRENT.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _CURRENT.reset(token)
+
+
+def record_call(call: LLMCall) -> None:
+    """Record ``call`` in the current episode's ledger; outside an episode (nothing bound) it is not kept."""
+    ledger = _CURRENT.get()
+    if ledger is not None:
+        ledger.record(call)

@@ -15,6 +15,9 @@ Each is seeded and deterministic, changes presentation and never the ground trut
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from opsgym.hookspecs import hookimpl
 from opsgym.perturb.generators import Noise, ReorderFields, SchemaChange, UnitChange
 from opsgym.perturb.manifests import LogFormat, RenameLabels
@@ -24,6 +27,6 @@ BUILTIN = {cls.name: cls for cls in (SchemaChange, ReorderFields, RenameLabels, 
 
 
 @hookimpl
-def register_perturbations(register):
+def register_perturbations(register: Callable[[str, Any], None]) -> None:
     for name, cls in BUILTIN.items():
         register(name, cls)

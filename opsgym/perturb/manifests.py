@@ -51,7 +51,7 @@ class RenameLabels(LineRewriter):
             return {k: self._walk(v, mapping, k) for k, v in value.items()}
         if isinstance(value, list):
             if parent == "matchExpressions":
-                return [{**e, "key": mapping.get(e.get("key"), e.get("key"))} if isinstance(e, dict) else e
+                return [{**e, "key": mapping.get(e["key"], e["key"])} if isinstance(e, dict) and "key" in e else e
                         for e in value]
             return [self._walk(v, mapping, parent) for v in value]
         return value
@@ -62,6 +62,8 @@ class RenameLabels(LineRewriter):
         if isinstance(value, dict):
             if parent in (*_LABEL_MAPS, "selector"):
                 out.update(k for k in value if isinstance(k, str))
+            if parent == "matchExpressions" and isinstance(value.get("key"), str):
+                out.add(value["key"])  # a DoesNotExist/NotIn key is used too: renaming a label onto it would flip it
             for k, v in value.items():
                 RenameLabels._used_keys(v, k, out)
         elif isinstance(value, list):

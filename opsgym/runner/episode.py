@@ -15,7 +15,6 @@ starts from a fresh one rather than from whatever state the failure left behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -26,16 +25,21 @@ from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from opsgym import plugins
 from opsgym.agent_input import plain_text
+from opsgym.agents.base import Agent, act, reset_agent
 from opsgym.errors import InfrastructureError
-from opsgym.llm.base import create_backend
-from opsgym.outcome import Outcome
+from opsgym.llm.base import LLMBackend, create_backend
+from opsgym.llm.telemetry import Ledger, ledger_of
+from opsgym.outcome import Outcome, clip, text_sha256
 from opsgym.record import EpisodeError, EpisodeRecord, ErrorKind, RunSpec, StepRecord
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 __all__ = ["EpisodeRunner", "StepProgress", "runtime_versions"]
 
@@ -84,7 +88,8 @@ class EpisodeRunner:
     """Runs episodes for one process, keeping a few envs and every agent/LLM backend warm between them.
 
     Args:
-        observation_chars: how much of each observation a step record keeps (its SHA-256 is always kept).
+        observation_chars: how much of the first observation a record keeps (a step keeps what
+            :func:`~opsgym.outcome.clip` keeps, as the env's own record does).
         max_cached_envs: envs kept open at once (each may hold a cluster); the least recently used is closed.
         executor: the executor's name, written into each record's spec.
     """
@@ -93,14 +98,14 @@ class EpisodeRunner:
         self.observation_chars = observation_chars
         self.max_cached_envs = max_cached_envs
         self.executor = executor
-        self._envs: OrderedDict[str, Any] = OrderedDict()
+        self._envs: OrderedDict[str, gym.Env[Any, Any]] = OrderedDict()
         self._env_key = ""
-        self._agents: dict[str, Any] = {}
-        self._llms: dict[str, Any] = {}
-        self._ledger: Any = None
+        self._agents: dict[str, Agent] = {}
+        self._llms: dict[str, LLMBackend] = {}
+        self._ledger: Ledger | None = None
 
     # ----------------------------------------------------------------------------------------------- caches
-    def _env(self, spec: RunSpec) -> Any:
+    def _env(self, spec: RunSpec) -> gym.Env[Any, Any]:
         import gymnasium as gym
 
         import opsgym  # noqa: F401  (registers opsgym/* ids in this process)
@@ -129,7 +134,7 @@ class EpisodeRunner:
         except Exception as exc:
             error.message += f" (closing the failed env then raised {type(exc).__name__}: {exc})"
 
-    def _llm(self, spec: RunSpec) -> Any:
+    def _llm(self, spec: RunSpec) -> LLMBackend | None:
         if spec.llm is None:
             return None
         key = json.dumps([spec.llm, spec.llm_config], sort_keys=True, default=str)
@@ -137,7 +142,7 @@ class EpisodeRunner:
             self._llms[key] = create_backend(spec.llm, **spec.llm_config)
         return self._llms[key]
 
-    def _agent(self, spec: RunSpec, llm: Any) -> Any:
+    def _agent(self, spec: RunSpec, llm: LLMBackend | None) -> Agent:
         key = json.dumps([spec.agent, spec.agent_config, spec.llm, spec.llm_config], sort_keys=True, default=str)
         if key not in self._agents:
             config = dict(spec.agent_config, **({"llm": llm} if llm is not None else {}))
@@ -205,20 +210,20 @@ class EpisodeRunner:
             raise _Failure("infrastructure", "reset", exc) from exc
         record.reset_s = time.perf_counter() - t_reset
         record.observation0 = str(observation)[: self.observation_chars]
-        ledger = self._ledger = getattr(env.unwrapped, "ledger", None)
+        ledger = self._ledger = ledger_of(env)
         try:
-            agent.reset(seed=spec.seed, env=env, ledger=ledger)
+            reset_agent(agent, seed=spec.seed, env=env)
         except Exception as exc:
             raise _Failure(_kind_of_agent_error(exc), "agent.reset", exc) from exc
         self._loop(env, agent, ledger, observation, info, record, on_step)
 
-    def _loop(self, env: Any, agent: Any, ledger: Any, observation: Any, info: dict[str, Any],
-              record: EpisodeRecord, on_step: StepProgress | None) -> None:
+    def _loop(self, env: gym.Env[Any, Any], agent: Agent, ledger: Ledger | None, observation: Any,
+              info: dict[str, Any], record: EpisodeRecord, on_step: StepProgress | None) -> None:
         seen_calls = len(ledger.calls) if ledger is not None else 0
         for index in range(MAX_STEPS_GUARD):
             t_act = time.perf_counter()
             try:
-                action = agent.act(observation, info)
+                action = act(agent, env, observation, info)
             except Exception as exc:
                 raise _Failure(_kind_of_agent_error(exc), "act", exc, index) from exc
             t_step = time.perf_counter()
@@ -234,12 +239,10 @@ class EpisodeRunner:
             except (TypeError, ValueError) as exc:
                 raise _Failure("infrastructure", "step", exc, index) from exc
             record.steps.append(StepRecord(
-                # a str subclass is recorded as the characters the env ran, not what its own __str__ claims
-                index=index, action=_as_text(action),
-                observation=obs_text[: self.observation_chars],
-                # surrogatepass: hash the exact code points, lone surrogates included (the record's text replaces
-                # them with U+FFFD, which would give different observations one hash)
-                observation_sha256=hashlib.sha256(obs_text.encode("utf-8", "surrogatepass")).hexdigest(),
+                # a str subclass is recorded as the characters the env ran, not what its own __str__ claims; the
+                # env's record of the step replaces this view of it when the outcome comes (_finish)
+                index=index, action=clip(_as_text(action)), observation=clip(obs_text),
+                observation_sha256=text_sha256(obs_text),
                 observation_chars=len(obs_text), reward=reward, agent_s=t_step - t_act, env_s=t_end - t_step,
                 llm_call_ids=list(range(seen_calls, seen_calls + len(calls))),
             ))
@@ -266,9 +269,8 @@ class EpisodeRunner:
             record.outcome = outcome
             record.spec.task_id = outcome.task_id or record.spec.task_id  # a suite's env ran this task
             record.spec.task_version = outcome.task_version
-            for step, action in zip(record.steps, outcome.actions, strict=False):
-                step.cls, step.verb, step.ok, step.error = action.cls, action.verb, action.ok, action.error
-                step.sim_time_s = action.sim_time_s
+            joined = [step.joined(action) for step, action in zip(record.steps, outcome.actions, strict=False)]
+            record.steps[: len(joined)] = joined
             if outcome.infra_error:
                 record.status = "infra_failure"
                 record.error = EpisodeError(kind="infrastructure", type="EnvironmentFailure",
@@ -287,7 +289,7 @@ class EpisodeRunner:
                                                 f"{failed[0].error}")
 
     @staticmethod
-    def _model_identity(llm: Any) -> dict[str, Any]:
+    def _model_identity(llm: LLMBackend) -> dict[str, Any]:
         describe = getattr(llm, "describe", None)
         if callable(describe):
             return dict(describe())

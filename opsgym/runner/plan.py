@@ -25,6 +25,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from opsgym import plugins
+from opsgym.domain import Domain, get_domain
 from opsgym.errors import RunConfigError, UnknownNameError
 from opsgym.llm.base import parse_spec
 from opsgym.record import RunSpec
@@ -33,6 +34,7 @@ __all__ = [
     "AgentSpec",
     "RunPlan",
     "accepts_llm",
+    "check_execution",
     "episode_key",
     "parse_agent",
     "parse_seeds",
@@ -121,19 +123,36 @@ def _opsgym_suites() -> dict[str, list[str]]:
     return suites
 
 
-def _domains(task_or_suite: str) -> set[str]:
+def _domains(task_or_suite: str) -> list[Domain]:
+    """The registered domains of a task or suite's tasks (each names the registry its backends live in)."""
     tasks = plugins.entries("task")
     names = [task_or_suite] if task_or_suite in tasks else _opsgym_suites().get(task_or_suite, [])
-    return {tasks[n].factory.domain for n in names}
+    return [get_domain(d) for d in sorted({tasks[n].factory.domain for n in names})]
 
 
-def _backend_names(domain: str) -> tuple[str, list[str]]:
-    """What ``--backend`` means for a domain's envs, and its valid names (see OpsEnv's ``backend`` argument)."""
-    if domain == "swe":
-        from opsgym.swe.sandbox import BACKENDS
+def reads_terminal(agent: AgentSpec) -> bool:
+    """Whether the agent reads this process's terminal (its factory says ``reads_terminal = True``, as the human
+    agent does): then only one episode runs at a time, in this process."""
+    return bool(getattr(plugins.get("agent", agent.name).factory, "reads_terminal", False))
 
-        return "SWE sandbox backend", list(BACKENDS)
-    return "cluster backend", list(plugins.entries("cluster backend"))
+
+def check_execution(plan: RunPlan, executor: str, parallel: int | None) -> None:
+    """Refuse what cannot run concurrently before a run starts — for ``opsgym run`` and the Python API alike.
+
+    ``parallel`` is the process executor's worker count (``None``: the executor decides, as Ray does); any executor
+    but ``process`` runs episodes elsewhere, so it counts as concurrent too.
+    """
+    concurrent = executor != "process" or (parallel or 1) > 1
+    if not concurrent:
+        return
+    for agent in plan.agents:
+        if reads_terminal(agent):
+            raise RunConfigError(f"the {agent.name} agent reads this terminal: run it with --parallel 1")
+    backend = plan.env_kwargs.get("backend")
+    entry = plugins.entries("cluster backend").get(str(backend))
+    if entry is not None and getattr(entry.factory, "shared_cluster", False):  # see opsgym.cluster.builtin
+        raise RunConfigError(f"--backend {backend} runs every episode on one real cluster: run it with --parallel 1 "
+                             "(parallel workers would tear down each other's namespace)")
 
 
 def _env_signature(env_id: str) -> tuple[Any, inspect.Signature | None, dict[str, Any]]:
@@ -204,7 +223,7 @@ class RunPlan(BaseModel):
     envs: list[str]
     seeds: list[int]
     repeats: int = Field(1, ge=1)
-    perturbations: list[str | None] = Field(default_factory=lambda: [None])
+    perturbations: list[str | None] = Field(default_factory=lambda: list[str | None]([None]))
     agents: list[AgentSpec]
     llms: list[str] = Field(default_factory=list)
     llm_config: dict[str, Any] = Field(default_factory=dict)
@@ -258,10 +277,11 @@ class RunPlan(BaseModel):
         _refuse_unknown_options(f"env {env_id!r}", signature, options)
         backend = self.env_kwargs.get("backend")
         if creator is make_env and backend is not None:
-            for domain in sorted(_domains(str(registered.get("task", "")))):
-                kind, names = _backend_names(domain)
+            for domain in _domains(str(registered.get("task", ""))):
+                kind = domain.backend_kind or "backend"
+                names = list(plugins.entries(kind)) if domain.backend_kind else [domain.default_backend]
                 if backend not in names:
-                    raise UnknownNameError(kind, str(backend), names)
+                    raise UnknownNameError(f"{domain.name.upper()} {kind}", str(backend), names)
 
     def episodes(self, env_ids: list[str] | None = None) -> list[RunSpec]:
         """Every planned episode, in a stable order (env, agent, llm, perturbation, seed, repeat)."""

@@ -41,7 +41,7 @@ class RichDisplay:
             console=self.console, transient=False,
         )
         self._task: Any = None
-        self._counts = {"ok": 0, "agent": 0, "infra": 0}
+        self._counts: dict[str, Any] = {"ok": 0, "agent": 0, "infra": 0}  # Progress.update(**fields) takes Any
         self._tokens = 0
         self._cost = 0.0
         self._live: dict[str, tuple[int, float]] = {}

@@ -10,6 +10,7 @@ retries are off so that every attempt is counted in one place. Ray is an optiona
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 from typing import Any
 
@@ -61,7 +62,7 @@ class RayExecutor:
 
         if not ray.is_initialized():
             ray.init(address=self.address or os.environ.get("RAY_ADDRESS"), include_dashboard=False,
-                     logging_level="WARNING", log_to_driver=False)
+                     logging_level=logging.WARNING, log_to_driver=False)
             self._started_ray = True
         if self.parallel is None:
             self.parallel = max(1, int(ray.cluster_resources().get("CPU", 1) // self.cpus_per_episode))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from opsgym.errors import RunConfigError
 from opsgym.record import EpisodeRecord, LineProblem, RecordWriter, RunSpec, read_records
 from opsgym.runner.executors import Executor, ProcessExecutor, SerialExecutor
-from opsgym.runner.plan import RunPlan
+from opsgym.runner.plan import RunPlan, check_execution
 
 __all__ = ["RECORDS_FILE", "RUN_FILE", "RunDisplay", "RunResult", "execute", "final_records", "load_run"]
 
@@ -168,7 +168,9 @@ def execute(plan: RunPlan, run_dir: str | Path, *, executor: str = "process", pa
         raise RunConfigError("max_attempts must be at least 1")
     display = display or _Quiet()
     run_dir = Path(run_dir)
-    # unknown names and executors fail here, before anything is written or started
+    # what cannot run concurrently (the human agent, a shared real cluster), unknown names and executors fail here,
+    # before anything is written or started
+    check_execution(plan, executor, parallel)
     runner = _make_executor(executor, parallel, display, observation_chars, ray_address)
     plan.validate_names()
     plan = _prepare(plan, run_dir, resume)

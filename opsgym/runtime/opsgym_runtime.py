@@ -120,7 +120,8 @@ class _Host:
         finally:
             connection.close()
 
-    def serve(self, port: int, ready, live, status: dict, listening, routes: dict) -> None:
+    # Shipped to workloads with standard-library imports only (tests/runtime/test_real.py): no typing.Callable here.
+    def serve(self, port: int, ready, live, status: dict, listening, routes: dict) -> None:  # type: ignore[no-untyped-def]
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class Handler(BaseHTTPRequestHandler):
@@ -149,7 +150,7 @@ class _Host:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args) -> None:  # probes every few seconds would drown the program's own logs
+            def log_message(self, *args: object) -> None:  # probes every few seconds would drown the program's own logs
                 return
 
         server = ThreadingHTTPServer(("", port), Handler)
@@ -161,7 +162,7 @@ class _Host:
             server.server_close()
 
 
-def _answer(probe) -> bool:
+def _answer(probe: object) -> bool:
     return bool(probe() if callable(probe) else probe)
 
 
@@ -180,7 +181,7 @@ def answer_route(routes: dict, path: str) -> tuple[int, str]:
 
 
 _host = _Host()
-_state = {"fields": {}}
+_state: dict[str, dict[str, object]] = {"fields": {}}
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -223,18 +224,18 @@ def _timestamp(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base)) + f".{ms % 1000:03d}Z"
 
 
-def _logfmt_value(value) -> str:
+def _logfmt_value(value: object) -> str:
     text = str(value)
     if text == "" or any(c in text for c in ' ="\t'):
         return json.dumps(text)
     return text
 
 
-def format_line(fmt: str, t: float, level: str, svc: str, msg: str, fields: dict) -> str:
+def format_line(fmt: str, t: float, level: str, svc: str, msg: str, fields: dict[str, object]) -> str:
     """One log line in ``fmt`` (``plain``, ``json`` or ``logfmt``; anything else reads as plain)."""
     ts = _timestamp(t)
     if fmt == "json":
-        record = {"ts": ts, "level": level, "service": svc, "msg": msg}
+        record: dict[str, object] = {"ts": ts, "level": level, "service": svc, "msg": msg}
         record.update({k: v for k, v in fields.items() if k not in record})
         return json.dumps(record, default=str)
     if fmt == "logfmt":
@@ -246,7 +247,7 @@ def format_line(fmt: str, t: float, level: str, svc: str, msg: str, fields: dict
     return f"{ts} {label:<5} [{svc}] {msg}" + (f" {extra}" if extra else "")
 
 
-def log(level: str, msg: str, **fields) -> None:
+def log(level: str, msg: str, **fields: object) -> None:
     """Write one log line to stdout in ``LOG_FORMAT`` (plain | json | logfmt), if ``LOG_LEVEL`` lets it through."""
     level = level.lower()
     threshold = LEVELS.get((env("LOG_LEVEL") or "info").lower(), 20)
@@ -256,19 +257,19 @@ def log(level: str, msg: str, **fields) -> None:
     _host.write(format_line(fmt, now(), level, service(), msg, {**_state["fields"], **fields}))
 
 
-def debug(msg: str, **fields) -> None:
+def debug(msg: str, **fields: object) -> None:
     log("debug", msg, **fields)
 
 
-def info(msg: str, **fields) -> None:
+def info(msg: str, **fields: object) -> None:
     log("info", msg, **fields)
 
 
-def warning(msg: str, **fields) -> None:
+def warning(msg: str, **fields: object) -> None:
     log("warning", msg, **fields)
 
 
-def error(msg: str, **fields) -> None:
+def error(msg: str, **fields: object) -> None:
     log("error", msg, **fields)
 
 
@@ -277,7 +278,7 @@ def exit(code: int = 0) -> None:
     _host.exit(int(code))
 
 
-def fail(msg: str, code: int = 1, **fields) -> None:
+def fail(msg: str, code: int = 1, **fields: object) -> None:
     """Log ``msg`` at level fatal and exit with ``code`` (the usual end of a misconfigured service)."""
     log("fatal", msg, **fields)
     exit(code)
@@ -400,7 +401,8 @@ def allocate(mb: float, what: str = "buffers") -> None:
     _host.allocate(float(mb))
 
 
-def serve(port: int, *, ready=True, live=True, routes: dict | None = None, **status) -> None:
+def serve(port: int, *, ready: object = True, live: object = True, routes: dict | None = None,
+          **status: object) -> None:
     """Serve the probe endpoints on ``port`` forever: ``/healthz`` (liveness), ``/ready`` (readiness), ``/``.
 
     ``ready``/``live`` are booleans or zero-argument callables asked on each probe. ``routes`` maps a path to a

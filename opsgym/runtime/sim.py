@@ -230,7 +230,7 @@ class _Program:
             code, lines = _runtime_code()
             self.sources[code.co_filename] = lines
             exec(code, module.__dict__)
-            module._host = self.host
+            module.__dict__["_host"] = self.host
         else:
             self._exec(module, path)
         self.modules[name] = module

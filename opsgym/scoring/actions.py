@@ -1,8 +1,11 @@
-"""Reading what an action did from its recorded text, class, targets and flags (for the penalty rules).
+"""Reading what an action did from its record: verb, class, targets and the flags as the env's parser read them.
 
-The scenario classifies every action and, where it can, names the objects it touched (:class:`~opsgym.outcome.Target`).
-Penalty rules must still work on any env that only records the action text, so this module also parses a kubectl
-command line into verb, resource kind, names and flags. It only ever *reads* the text: nothing is executed.
+The env parses every kubectl command once, with kubectl's own rules (:func:`opsgym.cluster.kubectl.parse`), and puts
+what it found into the step's :class:`~opsgym.outcome.ActionRecord`: the command (``verb``), its class, its targets
+with canonical kinds, the notes penalty rules read (``flags``) and every flag's values (``detail["options"]``). The
+rules read those fields. A record written before ``detail["options"]`` existed is read by running the same parser on
+its stored text (:func:`_command_of`, the one place that does), so old records score as they did. Nothing is
+executed.
 """
 
 from __future__ import annotations
@@ -12,57 +15,17 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from opsgym.cluster.kubectl import go_int
-from opsgym.outcome import ActionRecord
+from opsgym.k8s.goint import go_int
+from opsgym.k8s.kinds import canonical_kind
+from opsgym.outcome import ActionRecord, Target
 
-__all__ = ["KIND_ALIASES", "ParsedAction", "go_int", "may_add_infrastructure", "normalize_kind", "parse_action",
-           "sets_zero_replicas"]
-
-KIND_ALIASES: dict[str, str] = {}
-for _kind, _aliases in {
-    "Pod": ("po", "pod", "pods"),
-    "Deployment": ("deploy", "deployment", "deployments", "deployment.apps", "deployments.apps"),
-    "StatefulSet": ("sts", "statefulset", "statefulsets", "statefulset.apps"),
-    "DaemonSet": ("ds", "daemonset", "daemonsets", "daemonset.apps"),
-    "ReplicaSet": ("rs", "replicaset", "replicasets", "replicaset.apps"),
-    "Job": ("job", "jobs", "job.batch"),
-    "CronJob": ("cj", "cronjob", "cronjobs", "cronjob.batch"),
-    "Service": ("svc", "service", "services"),
-    "Namespace": ("ns", "namespace", "namespaces"),
-    "ConfigMap": ("cm", "configmap", "configmaps"),
-    "Secret": ("secret", "secrets"),
-    "Ingress": ("ing", "ingress", "ingresses"),
-    "PersistentVolumeClaim": ("pvc", "persistentvolumeclaim", "persistentvolumeclaims"),
-    "NetworkPolicy": ("netpol", "networkpolicy", "networkpolicies"),
-    "Role": ("role", "roles"),
-    "RoleBinding": ("rolebinding", "rolebindings"),
-    "ClusterRole": ("clusterrole", "clusterroles"),
-    "ClusterRoleBinding": ("clusterrolebinding", "clusterrolebindings"),
-    "ServiceAccount": ("sa", "serviceaccount", "serviceaccounts"),
-    "HorizontalPodAutoscaler": ("hpa", "horizontalpodautoscaler", "horizontalpodautoscalers"),
-}.items():
-    for _alias in _aliases:
-        KIND_ALIASES[_alias] = _kind
-
-_VALUE_FLAGS = frozenset({
-    "-n", "--namespace", "-o", "--output", "-l", "--selector", "-p", "--patch", "-f", "--filename", "-c",
-    "--container", "--type", "--replicas", "--clusterrole", "--serviceaccount", "--user", "--group", "--role",
-    "--verb", "--resource", "--image", "--grace-period", "--field-selector", "--tail", "--since", "--context",
-})
-_KUBECTL_VERBS = frozenset({
-    "get", "describe", "logs", "top", "events", "explain", "delete", "scale", "patch", "edit", "apply", "create",
-    "replace", "set", "rollout", "label", "annotate", "expose", "run", "autoscale", "cordon", "drain", "taint", "exec",
-})
-
-
-def normalize_kind(word: str) -> str:
-    """``deploy`` → ``Deployment``; unknown words come back unchanged (custom resources keep their names)."""
-    return KIND_ALIASES.get(word.lower(), word)
+__all__ = ["ParsedAction", "may_add_infrastructure", "parse_action", "sets_zero_replicas"]
 
 
 @dataclass
 class ParsedAction:
-    """An action's text split into the parts the rules ask about."""
+    """An action record with the parts the rules ask about: kinds and names of its targets, and its flags (long
+    names, last value) as kubectl read them."""
 
     record: ActionRecord
     tokens: list[str]
@@ -73,8 +36,10 @@ class ParsedAction:
 
     @property
     def text(self) -> str:
-        """Action text plus its recorded detail, lower-cased, for content checks (patch bodies, edits)."""
-        detail = json.dumps(self.record.detail, sort_keys=True, default=str) if self.record.detail else ""
+        """Action text plus its recorded detail, lower-cased, for content checks (patch bodies, edits). The parsed
+        options are left out: they repeat the text, and a content check must read the same in old and new records."""
+        facts = {k: v for k, v in self.record.detail.items() if k != "options"}
+        detail = json.dumps(facts, sort_keys=True, default=str) if facts else ""
         return f"{self.record.action}\n{detail}".lower()
 
     @property
@@ -83,7 +48,7 @@ class ParsedAction:
 
     def has_kind(self, *kinds: str) -> bool:
         wanted = set(kinds)
-        return any(k in wanted for k in self.kinds) or any(t.kind in wanted for t in self.record.targets)
+        return any(k in wanted for k in self.kinds)
 
     def has_flag(self, name: str) -> bool:
         recorded = self.record.flags
@@ -97,55 +62,36 @@ def _split(text: str) -> list[str]:
         return text.split()
 
 
-def _parse_kubectl(parsed: ParsedAction, args: list[str]) -> None:
-    positionals: list[str] = []
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if token.startswith("-") and len(token) > 1:
-            name, eq, value = token.partition("=")
-            if len(token) > 2 and token[1] != "-" and token[:2] in _VALUE_FLAGS:  # -oyaml, -nshop, -ojsonpath=…
-                name, value = token[:2], token[2:]
-            elif not eq and name in _VALUE_FLAGS and i + 1 < len(args):
-                value, i = args[i + 1], i + 1
-            parsed.flags[name] = value
-        else:
-            positionals.append(token)
-        i += 1
-    if not positionals:
-        return
-    parsed.verb = "kubectl " + positionals[0]
-    rest = positionals[1:]
-    if parsed.verb in ("kubectl rollout", "kubectl set") and rest:
-        parsed.verb += " " + rest[0]
-        rest = rest[1:]
-    if parsed.verb in ("kubectl create", "kubectl delete", "kubectl get", "kubectl describe", "kubectl scale",
-                       "kubectl patch", "kubectl edit", "kubectl label", "kubectl annotate") or parsed.verb.startswith(
-                           ("kubectl rollout", "kubectl set")):
-        for j, word in enumerate(rest):
-            for part in word.split(","):
-                kind, slash, name = part.partition("/")
-                if slash:
-                    parsed.kinds.append(normalize_kind(kind))
-                    parsed.names.append(name)
-                elif j == 0:
-                    parsed.kinds.append(normalize_kind(part))
-                else:
-                    parsed.names.append(part)
+def _command_of(record: ActionRecord) -> tuple[str, list[Target], dict[str, list[str]]]:
+    """A kubectl record's verb, targets and options: from its fields, or — for a record written before the env kept
+    ``detail["options"]``, or by another env — from the env's own parser (:func:`opsgym.cluster.kubectl.read`, the
+    same reading without opsgym's policy) run on the stored text. A command kubectl itself would refuse did nothing:
+    no verb, no targets, no options."""
+    options = record.detail.get("options")
+    if isinstance(options, dict):
+        return record.verb, list(record.targets), {str(k): [str(v) for v in vs] for k, vs in options.items()}
+    from opsgym.cluster.kubectl import Rejected, read  # the front-end is only needed for such records
+
+    try:
+        command = read(record.action)
+    except Rejected:
+        return record.verb, list(record.targets), {}
+    return command.verb, list(record.targets) or command.targets, dict(command.detail.get("options") or {})
 
 
 def parse_action(record: ActionRecord) -> ParsedAction:
-    """Parse one recorded action. Non-kubectl actions keep their first word as verb."""
+    """Read one recorded action. Non-kubectl actions keep their first word as verb."""
     tokens = _split(record.action)
     parsed = ParsedAction(record=record, tokens=tokens)
+    targets: list[Target] = list(record.targets)
+    options: dict[str, list[str]] = {}
     if tokens and tokens[0] == "kubectl":
-        args = tokens[1:]
-        if any(t in _KUBECTL_VERBS for t in args):
-            _parse_kubectl(parsed, args)
+        parsed.verb, targets, options = _command_of(record)
     elif tokens:
         parsed.verb = tokens[0]
-    parsed.kinds += [normalize_kind(t.kind) for t in record.targets if t.kind]
-    parsed.names += [t.name for t in record.targets if t.name]
+    parsed.flags = {name: values[-1] if values else "" for name, values in options.items()}
+    parsed.kinds = [canonical_kind(k) for t in targets if t.kind for k in t.kind.split(",") if k]
+    parsed.names = [t.name for t in targets if t.name]
     return parsed
 
 

@@ -81,7 +81,7 @@ def adaptivity(env_id: str, agent: Any, perturbations: Sequence[str], seeds: Seq
 
     Args:
         env_id: a Gymnasium id (``"opsgym/SRE-1"``); made with ``perturbation=<name>`` for each variant.
-        agent: a registered agent name or an agent object (``reset(seed=, env=, ledger=)`` and ``act(obs, info)``).
+        agent: a registered agent name or an agent object (``reset(seed=, env=)`` and ``act(obs, info)``).
         perturbations: the variants D_1..D_k; each may compose several with ``+`` (``"reorder-fields+noise"``).
         seeds: the seeds to pair on; every seed is played once on D_0 and once per variant.
         make_kwargs: passed to ``gym.make`` for every variant (``backend=``, ``max_steps=``, ``profile=`` …).

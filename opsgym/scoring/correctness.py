@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from opsgym.scoring.actions import normalize_kind
+from opsgym.k8s.kinds import canonical_kind
 from opsgym.scoring.judge import Judge, JudgeVerdict
 from opsgym.scoring.precision import EntityMatch, entity_match, mention_pattern
 
@@ -100,7 +100,8 @@ def field_matches(given: str, truth: str) -> bool:
 
 
 def _keyword_checks(text: str, groups: list[list[str]], label: str) -> tuple[list[str], list[str]]:
-    matched, missed = [], []
+    matched: list[str] = []
+    missed: list[str] = []
     for group in groups:
         name = f"{label}: any of {group}"
         (matched if any(_mentions(text, w) for w in group) else missed).append(name)
@@ -113,13 +114,15 @@ def _finish(matched: list[str], missed: list[str], component: str, expected: str
     if total == 0 and not expected:
         return Correctness(score=None, method="not-applicable")
     structured = len(matched) / total if total else None
-    factor = entities.precision if entities is not None and entities.precision is not None else 1.0
-    note = "" if factor == 1.0 else (f"graded × entity precision {factor:.3g}: the answer names {entities.named}, "
-                                     f"the ground truth {entities.relevant}")
+    factor, note = 1.0, ""
+    if entities is not None and entities.precision is not None and entities.precision != 1.0:
+        factor = entities.precision
+        note = f"graded × entity precision {factor:.3g}: the answer names {entities.named}, the ground truth " \
+               f"{entities.relevant}"
     # the judge grades only answers that name something the ground truth names (when the episode lists entities):
     # one naming only wrong objects, or none at all, cannot have isolated the cause however it is worded
     names_nothing = entities is not None and bool(entities.relevant) and not entities.named
-    if names_nothing:
+    if entities is not None and names_nothing:
         note = f"the answer names none of the episode's {entities.candidates} entities; the judge was not asked"
     base = Correctness(score=None, method="structured", structured_score=structured, matched=matched, missed=missed,
                        entities=entities, note=note)
@@ -171,7 +174,7 @@ def _not_one_object(given: dict[str, Any]) -> list[str]:
 
 def _object_checks(given: dict[str, Any], truth: dict[str, Any]) -> tuple[list[str], list[str]]:
     """kind and name must both match for any credit; then the field (when the truth names one) is half the score."""
-    kind_ok = normalize_kind(str(given.get("kind", ""))).lower() == normalize_kind(str(truth["kind"])).lower()
+    kind_ok = canonical_kind(str(given.get("kind", ""))).lower() == canonical_kind(str(truth["kind"])).lower()
     name_ok = str(given.get("name", "")).strip().lower() == str(truth["name"]).lower()
     ns_ok = not (truth.get("namespace") and given.get("namespace")) or given["namespace"] == truth["namespace"]
     ident = f"object {truth['kind']}/{truth['name']}"

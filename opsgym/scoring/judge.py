@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel
 
@@ -66,9 +66,9 @@ def _parse(output: str) -> tuple[Verdict | None, str]:
             continue
         verdict = str(data.get("verdict", "")).strip().lower() if isinstance(data, dict) else ""
         if verdict in VERDICT_SCORES:
-            return verdict, str(data.get("rationale", "")).strip()  # type: ignore[return-value]
-    verdict = _free_text_verdict(output)
-    return (verdict, output.strip()) if verdict else (None, "")
+            return cast("Verdict", verdict), str(data.get("rationale", "")).strip()
+    free = _free_text_verdict(output)
+    return (free, output.strip()) if free else (None, "")
 
 
 def _negated(output: str, at: int) -> bool:

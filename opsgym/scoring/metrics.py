@@ -99,7 +99,8 @@ def weighted_sum(components: Mapping[str, float | None], weights: Mapping[str, f
                  profile: str = "(custom)") -> float | None:
     """Σ w_k · x_k over the known components, with the weights of unknown (``None``) ones spread over the rest."""
     w = validate_weights(weights, group, profile=profile)
-    known = {k: clamp01(components[k]) for k in w if components.get(k) is not None}
+    given = {k: components.get(k) for k in w}
+    known = {k: clamp01(x) for k, x in given.items() if x is not None}
     mass = sum(w[k] for k in known)
     if mass <= 0.0:
         return None

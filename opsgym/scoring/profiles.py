@@ -128,7 +128,12 @@ def profile_names(path: Path = PROFILES_FILE) -> list[str]:
     return list(_load(path, path.stat().st_mtime))
 
 
-def resolve_profile(profile: str | Profile | Mapping[str, Any] | None = None, *, default: str = "sre",
+DEFAULT_PROFILE = "sre"
+"""The profile of an outcome that names none and whose domain is not registered (an env from outside opsgym); a
+registered domain's tasks carry their domain's default (:attr:`opsgym.domain.Domain.default_profile`)."""
+
+
+def resolve_profile(profile: str | Profile | Mapping[str, Any] | None = None, *, default: str = DEFAULT_PROFILE,
                     task_overrides: Overrides | None = None, run_overrides: Overrides | None = None,
                     path: Path = PROFILES_FILE) -> Profile:
     """The profile to score with: a name (or ``default``), a :class:`Profile`, or an inline mapping, plus overrides.

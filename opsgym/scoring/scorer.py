@@ -31,7 +31,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from opsgym.errors import ScoringConfigError
 from opsgym.outcome import Outcome
@@ -43,17 +43,22 @@ from opsgym.scoring.penalties import Firing, evaluate_rules
 from opsgym.scoring.profiles import Overrides, Profile, resolve_profile
 from opsgym.tasks import Budgets
 
-__all__ = ["METRIC_NAMES", "RECORD_VERSION", "ErrorPrices", "ScoringInputs", "compute", "gather_inputs", "recompute"]
+__all__ = ["METRICS_VERSION", "METRIC_NAMES", "ErrorPrices", "MetricsRecord", "ScoringInputs", "compute",
+           "gather_inputs", "recompute"]
 
-RECORD_VERSION = 1
+METRICS_VERSION = 1
+"""Version of the metrics record (:class:`MetricsRecord`: ``info["metrics"]``, ``EpisodeRecord.metrics``).
+
+Not the episode record's :data:`opsgym.record.RECORD_VERSION`: the two change for different reasons (a new score or
+input here; a new step layout there), so each has its own number."""
 METRIC_NAMES = ("TaskEfficacy", "Accuracy", "Usefulness", "CompEff", "EconEff", "OpEff", "Efficiency")
 
 
 class ErrorPrices(BaseModel):
     """What mistakes cost, for ErrorCost (USD)."""
 
-    unresolved_incident_usd: float = Field(0.5, ge=0, description="× (1 − RemediationCorrect)")
-    harmful_action_usd: float = Field(0.5, ge=0, description="× Penalty_operational")
+    unresolved_incident_usd: float = Field(default=0.5, ge=0, description="× (1 − RemediationCorrect)")
+    harmful_action_usd: float = Field(default=0.5, ge=0, description="× Penalty_operational")
 
 
 class ScoringInputs(BaseModel):
@@ -82,13 +87,40 @@ class ScoringInputs(BaseModel):
     throughput_method: str
     peak_memory_mb: float | None
     memory_method: str
-    llm: dict[str, Any] | None = Field(None, description="the episode's Ledger.summary(); None = unknown")
+    llm: dict[str, Any] | None = Field(default=None, description="the episode's Ledger.summary(); None = unknown")
     inference_cost_usd: float | None
     inference_method: str
     infra_cost_usd: float | None
     infra_method: str
     error_prices: ErrorPrices = Field(default_factory=ErrorPrices)
     budgets: dict[str, float]
+
+
+class MetricsRecord(BaseModel):
+    """What :func:`compute` produces: the seven scores, the reward, and everything needed to recompute them.
+
+    ``info["metrics"]`` and records keep it as its plain dict (Gymnasium infos are dicts); validate a stored one with
+    ``MetricsRecord.model_validate``. Extra keys are kept: the scoring wrapper adds ``scoring_s``.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    version: int = METRICS_VERSION
+    TaskEfficacy: float | None
+    Accuracy: float | None
+    Usefulness: float | None
+    CompEff: float | None
+    EconEff: float | None
+    OpEff: float | None
+    Efficiency: float | None
+    reward_metric: str
+    reward: float
+    profile: dict[str, Any] = Field(description="the resolved profile the scores were computed with")
+    components: dict[str, Any] = Field(description="DiagCorrect, Penalty, LatencyScore … (None = unknown)")
+    penalties: list[dict[str, Any]] = Field(description="fired rules: rule, weight, actions, checks, details")
+    unknown: list[str] = Field(description="inputs that were unknown (scored neutrally)")
+    judge: dict[str, Any] | None = None
+    inputs: dict[str, Any] = Field(description="ScoringInputs as JSON: what recompute() starts from")
 
 
 def _peak_memory_mb(outcome: Outcome) -> tuple[float | None, str]:
@@ -103,11 +135,11 @@ def _inference_cost(llm: dict[str, Any] | None, price: Any) -> tuple[float | Non
         return None, "unknown: no LLM calls were recorded through opsgym's backends"
     if llm.get("cost_usd") is not None:
         return float(llm["cost_usd"]), "sum of the ledger's per-call cost_usd"
-    if price is None:
-        return None, "unknown: the calls carry no cost and no price was given"
     from opsgym.llm.pricing import get_price
 
     p = get_price(price)
+    if p is None:
+        return None, "unknown: the calls carry no cost and no price was given"
     if p.usd_per_hour is not None and llm.get("latency_s") is not None:
         return p.time_cost(llm["latency_s"]), f"LLM busy time × {p.usd_per_hour} $/h"
     if llm.get("prompt_tokens") is not None and llm.get("completion_tokens") is not None:
@@ -173,7 +205,7 @@ def _budget(inputs: ScoringInputs, key: str) -> float:
 
 
 def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "TaskEfficacy") -> dict[str, Any]:
-    """Every score for ``inputs`` under ``profile``: the metrics record (a JSON-ready dict)."""
+    """Every score for ``inputs`` under ``profile``: a :class:`MetricsRecord`, as its JSON-ready dict."""
     w, name = profile.weights, profile.name
     fired: dict[str, dict[str, Any]] = {}
     for f in inputs.firings:
@@ -221,11 +253,11 @@ def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "Ta
         "InfraCostScore": m.cost_score(inputs.infra_cost_usd, _budget(inputs, "infra_cost_usd")),
         "ErrorCostScore": m.cost_score(error_cost, _budget(inputs, "error_cost_usd")), "ErrorCost": error_cost,
     }
-    return {
-        "version": RECORD_VERSION, **scores, "reward_metric": reward_metric, "reward": scores[reward_metric] or 0.0,
+    return MetricsRecord.model_validate({
+        **scores, "reward_metric": reward_metric, "reward": scores[reward_metric] or 0.0,
         "profile": profile.model_dump(), "components": components, "penalties": list(fired.values()),
         "unknown": unknown, "judge": _judge_summary(inputs), "inputs": inputs.model_dump(mode="json"),
-    }
+    }).model_dump()
 
 
 def _precision(correctness: Correctness) -> float | None:

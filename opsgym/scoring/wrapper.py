@@ -10,13 +10,14 @@ also reads the task's ``profile_overrides`` and the episode's LLM :class:`~opsgy
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
 from opsgym.errors import ScoringConfigError
+from opsgym.llm.telemetry import ledger_of
 from opsgym.scoring.judge import Judge, make_judge
-from opsgym.scoring.profiles import Overrides, Profile, resolve_profile
+from opsgym.scoring.profiles import DEFAULT_PROFILE, Overrides, Profile, resolve_profile
 from opsgym.scoring.scorer import METRIC_NAMES, ErrorPrices, compute, gather_inputs
 
 __all__ = ["ScoringWrapper"]
@@ -58,7 +59,7 @@ class ScoringWrapper(gym.Wrapper):
         self.last_scoring_s = 0.0
         self._scored = False
         task = getattr(env.unwrapped, "task", None)
-        self._resolve(getattr(task, "profile", None) or "sre", getattr(task, "id", None))  # fail fast on bad weights
+        self._resolve(getattr(task, "profile", None) or DEFAULT_PROFILE, getattr(task, "id", None))  # fail fast
 
     def _task_overrides(self, task_id: str | None) -> Overrides | None:
         task = getattr(self.env.unwrapped, "task", None)
@@ -74,7 +75,7 @@ class ScoringWrapper(gym.Wrapper):
         self._scored = False
         return self.env.reset(seed=seed, options=options)
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         if not (terminated or truncated):
             return obs, reward, terminated, truncated, info
@@ -96,11 +97,11 @@ class ScoringWrapper(gym.Wrapper):
         """Score one outcome (``Outcome`` or its dict) now; also what :meth:`step` calls at the end of an episode."""
         t0 = time.perf_counter()
         data = outcome if isinstance(outcome, dict) else outcome.model_dump(mode="json")
-        ledger = getattr(self.env.unwrapped, "ledger", None)
-        llm = ledger.summary() if ledger is not None and getattr(ledger, "calls", None) else None
+        ledger = ledger_of(self.env)  # the episode's ledger, read where the runner reads it
+        llm = ledger.summary() if ledger is not None and ledger.calls else None
         inputs = gather_inputs(data, llm=llm, judge=self.judge, price=self.price, error_prices=self.error_prices,
                                episodes_per_min=self.episodes_per_min)
-        profile = self._resolve(data.get("profile") or "sre", data.get("task_id"))
+        profile = self._resolve(data.get("profile") or DEFAULT_PROFILE, data.get("task_id"))
         record = compute(inputs, profile, reward_metric=self.reward_metric)
         self.last_scoring_s = time.perf_counter() - t0
         record["scoring_s"] = self.last_scoring_s

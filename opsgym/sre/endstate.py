@@ -15,22 +15,18 @@ also show
 
 from __future__ import annotations
 
+from opsgym.k8s.kinds import kind_named
 from opsgym.outcome import CheckResult
 from opsgym.runtime.sim import ContainerRun
-from opsgym.sre.checks import Baseline, ClusterView
+from opsgym.sre.checks import Baseline, ClusterView, check_result
 from opsgym.sre.flow import ApiStore, FlowResult, real_request, request_flow, start_template
 from opsgym.sre.pristine import differences, referenced
 from opsgym.sre.render import Episode, substitute
 
 __all__ = ["repair_checks"]
 
-PLURALS = {"ConfigMap": "configmaps", "Secret": "secrets"}
 NO_ANSWER = frozenset({0, 503, 508})
 """Statuses of a request that reached no program (nothing listening, a pod that does not serve, a request loop)."""
-
-
-def _check(name: str, passed: bool, detail: str, kind: str = "remediation") -> CheckResult:
-    return CheckResult(name=name, passed=bool(passed), detail=detail, kind=kind)  # type: ignore[arg-type]
 
 
 def _pristine(view: ClusterView, store: ApiStore, base: Baseline, episode: Episode) -> CheckResult:
@@ -46,12 +42,12 @@ def _pristine(view: ClusterView, store: ApiStore, base: Baseline, episode: Episo
         if want is None:
             continue
         live = view.get(kind, namespace, obj_name) if kind == "Deployment" else \
-            store.get(PLURALS[kind], namespace, obj_name)
+            store.get(kind_named(kind).plural, namespace, obj_name)
         changed += [f"{kind} {obj_name}: {path}" for path in
                     differences(kind, live, want, repairable.get((kind, obj_name), []))]
-    return _check(f"{name}-unchanged-but-repaired", not changed,
-                  "changed besides the repair: " + "; ".join(changed[:8]) if changed else
-                  "only the faulty fields differ from the workload as it was loaded")
+    return check_result(f"{name}-unchanged-but-repaired", not changed,
+                        "changed besides the repair: " + "; ".join(changed[:8]) if changed else
+                        "only the faulty fields differ from the workload as it was loaded")
 
 
 def _accepted(view: ClusterView, store: ApiStore, episode: Episode) -> CheckResult:
@@ -60,12 +56,12 @@ def _accepted(view: ClusterView, store: ApiStore, episode: Episode) -> CheckResu
     run: ContainerRun | str = start_template(store, episode.namespace, deployment) if deployment else \
         f"Deployment {name} is gone"
     if isinstance(run, str):
-        return _check(f"{name}-settings-accepted", False, run)
+        return check_result(f"{name}-settings-accepted", False, run)
     ok = run.exit_code is None and run.ready
     last = run.logs[-1] if run.logs else ""
-    return _check(f"{name}-settings-accepted", ok,
-                  "the program starts and serves with its settings as they stand" if ok else
-                  f"the program does not start with its settings as they stand (exit {run.exit_code}): {last}")
+    return check_result(f"{name}-settings-accepted", ok,
+                        "the program starts and serves with its settings as they stand" if ok else
+                        f"the program does not start with its settings as they stand (exit {run.exit_code}): {last}")
 
 
 def _dependency_check(episode: Episode, flow: FlowResult) -> CheckResult:
@@ -75,7 +71,7 @@ def _dependency_check(episode: Episode, flow: FlowResult) -> CheckResult:
     own = [hop for hop in flow.hops if hop.reached == name]
     calls = [hop for hop in flow.hops if hop.caller == name]
     if not own:
-        return _check(f"{name}-answers-requests", False, "the shop's request never reached it")
+        return check_result(f"{name}-answers-requests", False, "the shop's request never reached it")
     last, problems = own[-1], []
     if last.answered_as != name:
         problems.append(f"it did not answer as {name}: {last.status or 'no answer'} {last.body.strip()[:200]}")
@@ -89,7 +85,7 @@ def _dependency_check(episode: Episode, flow: FlowResult) -> CheckResult:
                         if hop.status not in NO_ANSWER and hop.answered_as != hop.reached})
     detail = "; ".join(problems) if problems else "answered the shop's request as itself" + (
         f", calling {', '.join(sorted(wanted))}" if wanted else "")
-    return _check(f"{name}-answers-requests", not problems, detail)
+    return check_result(f"{name}-answers-requests", not problems, detail)
 
 
 def _request_checks(episode: Episode, target: str, flow: FlowResult, real: FlowResult | None) -> list[CheckResult]:
@@ -99,9 +95,9 @@ def _request_checks(episode: Episode, target: str, flow: FlowResult, real: FlowR
     problems = [f"{label}: {r.status or 'no answer'} {r.body.strip()[:300]}" if r.status != 200 else
                 f"{label}: not answered by {', '.join(sorted(everyone - r.services))}"
                 for label, r in results if r.status != 200 or not r.services >= everyone]
-    out.append(_check("shop-request-flow", not problems,
-                      f"{target} answered by every service" if not problems else f"{target}: {'; '.join(problems)}",
-                      "collateral"))
+    out.append(check_result("shop-request-flow", not problems,
+                            f"{target} answered by every service" if not problems else
+                            f"{target}: {'; '.join(problems)}", "collateral"))
     return out
 
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsgym.cluster.base import ApiReader
-from opsgym.cluster.sim.defaults import memory_mb
 from opsgym.cluster.sim.podenv import (
     ConfigError,
     command_line,
@@ -30,6 +29,7 @@ from opsgym.cluster.sim.podenv import (
     resolver,
 )
 from opsgym.errors import ClusterApiError
+from opsgym.k8s.quantity import memory_mib
 from opsgym.runtime.sim import ContainerRun, run_container
 
 __all__ = ["ApiStore", "FlowResult", "Hop", "answered_by", "real_request", "request_flow", "start_template"]
@@ -120,7 +120,7 @@ def _run(store: ApiStore, pod: dict[str, Any], container: dict[str, Any],
     limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
     return run_container(command=command_line(container, env), env=env,
                          files=mounted_files(store, pod, container),
-                         memory_limit_mb=memory_mb(limit) if limit is not None else None,
+                         memory_limit_mb=memory_mib(limit) if limit is not None else None,
                          resolve=resolver(store, namespace), lookup=lookup(store, namespace),
                          now=START_TIME, seed=zlib.crc32(pod["metadata"]["name"].encode()), request=request)
 
@@ -175,7 +175,8 @@ class _Network:
     def _backend(self, service: dict[str, Any], port: int) -> ContainerRun | str:
         """The program behind the Service's first ready endpoint for ``port`` (started once per pod)."""
         namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
-        wanted = next((p for p in (service.get("spec") or {}).get("ports") or [] if p.get("port") == port), {})
+        wanted: dict[str, Any] = next((p for p in (service.get("spec") or {}).get("ports") or []
+                                       if p.get("port") == port), {})
         endpoints = self.store.get("endpoints", namespace, name) or {}
         address = next((a for s in endpoints.get("subsets") or [] for a in s.get("addresses") or []
                         if (a.get("targetRef") or {}).get("kind") == "Pod"), None)

@@ -133,16 +133,16 @@ class SREScenario:
         """Let the service settle (up to ``settle_s``), then watch it for ``stable_s`` and check the end state."""
         if self.episode is None or self.baseline is None:
             return Evaluation(checks=[], remediation_correct=0.0, extra={"error": "reset() was not called"})
-        spec, episode = self.task.sre, self.episode
+        spec, episode, base = self.task.sre, self.episode, self.baseline
         waited, view = 0.0, self._view()
-        while waited < spec.settle_s and not self._healthy(view):
+        while waited < spec.settle_s and not _healthy(view, base, episode):
             self._advance(POLL_S)
             waited, view = waited + POLL_S, self._view()
         before = restart_marks(view, episode.namespace, episode.service)
         self._advance(spec.stable_s)
         view = self._view()
-        checks = health_checks(view, self.baseline, episode, before)
-        checks += repair_checks(view, self.baseline, episode, real=not self.backend.virtual_time)
+        checks = health_checks(view, base, episode, before)
+        checks += repair_checks(view, base, episode, real=not self.backend.virtual_time)
         checks += [field_check(view, c, episode.variables, episode.namespace) for c in spec.checks]
         gating = [c for c in checks if c.kind in ("remediation", "safety")]
         correct = 1.0 if gating and all(c.passed for c in gating) else 0.0
@@ -150,13 +150,14 @@ class SREScenario:
                           extra={"settle_s": waited, "stable_s": spec.stable_s, "noise": episode.noise_names,
                                  "entities": self.entities})
 
-    def _healthy(self, view: ClusterView) -> bool:
-        checks = workload_checks(view, self.baseline, self.episode.namespace, self.episode.service)
-        return all(c.passed for c in checks)
-
     def now(self) -> float:
         """The cluster clock as the agent experienced it: time spent judging the end state is not the agent's."""
         return self.backend.now() - self._judging_s
 
     def close(self) -> None:
         self.backend.close()
+
+
+def _healthy(view: ClusterView, base: Baseline, episode: Episode) -> bool:
+    """The faulty service serves and is intact (the end-state checks wait for this, up to ``settle_s``)."""
+    return all(c.passed for c in workload_checks(view, base, episode.namespace, episode.service))

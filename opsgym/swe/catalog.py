@@ -94,8 +94,10 @@ def oracle_solution(task: Any) -> list[str]:
 
 def fill_oracle_solution(task: Any) -> None:
     """Give a SWE task whose ``solution`` is empty the gold patch as actions (a broken patch leaves it empty, and
-    the catalog test reports why; loading the rest of the catalog must not fail because of one task)."""
-    if task.swe is not None and not task.solution:
+    the catalog test reports why; loading the rest of the catalog must not fail because of one task).
+
+    The SWE domain's ``prepare`` hook (:mod:`opsgym.swe.domain`): the task loader calls it for every SWE task."""
+    if not task.solution:
         try:
             task.solution = oracle_solution(task)
         except (TaskSpecError, OSError, UnicodeDecodeError):
@@ -160,10 +162,11 @@ def load_instances(path: str | Path, repo_cache: str | Path, *, suite: str = "SW
             raise TaskSpecError(f"{where}: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
         task_id = re.sub(r"[^A-Za-z0-9_.-]", "-", swe.instance_id)
         title = (swe.problem_statement.strip().splitlines() or [swe.instance_id])[0].lstrip("# ")[:120]
-        spec = TaskSpec(id=task_id if task_id[:1].isalpha() else f"SWE-{task_id}", domain="swe", title=title,
-                        profile="swe", max_steps=max_steps, suites=[suite], hints=[swe.hints_text] if swe.hints_text
-                        else [], ground_truth=GroundTruth(remediation="apply a fix that makes FAIL_TO_PASS pass"),
-                        swe=swe)
+        spec = TaskSpec.model_validate({
+            "id": task_id if task_id[:1].isalpha() else f"SWE-{task_id}", "domain": "swe", "title": title,
+            "profile": "swe", "max_steps": max_steps, "suites": [suite],
+            "hints": [swe.hints_text] if swe.hints_text else [],
+            "ground_truth": GroundTruth(remediation="apply a fix that makes FAIL_TO_PASS pass"), "swe": swe})
         fill_oracle_solution(spec)
         specs.append(spec)
     return specs

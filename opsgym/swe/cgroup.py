@@ -34,7 +34,7 @@ _V2_NAME = {"cpuacct": "cpu"}  # v2 has no cpuacct: cpu.stat holds the usage
 
 def _mountinfo() -> list[tuple[str, str, str, set[str]]]:
     """``(kind, mount root, mount point, v1 controllers)`` of every cgroup mount."""
-    found = []
+    found: list[tuple[str, str, str, set[str]]] = []
     try:
         with open("/proc/self/mountinfo", encoding="utf-8") as fh:
             lines = fh.read().splitlines()

@@ -59,7 +59,7 @@ class GroupResult:
         shown = ", ".join(f"{t} ({s})" for t, s in list(self.failed.items())[:5])
         more = f" and {len(self.failed) - 5} more" if len(self.failed) > 5 else ""
         detail = f"{len(self.passed)}/{self.total} passed" + (f"; not passing: {shown}{more}" if self.failed else "")
-        return CheckResult(name=self.name, passed=not self.failed, detail=detail, kind=kind)  # type: ignore[arg-type]
+        return CheckResult(name=self.name, passed=not self.failed, detail=detail, kind=kind)
 
     def to_dict(self) -> dict[str, Any]:
         return {"success": self.passed, "failure": self.failed, "rate": self.rate}

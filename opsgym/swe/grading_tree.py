@@ -78,7 +78,7 @@ def restore(base: Path, tree: Path, rel: str) -> None:
 def reset_test_patch(base: Path, tree: Path, test_patch: str) -> str:
     """Put the test patch's files back to base, then apply it; return git's complaint, or '' on success."""
     for fp in parse_patch(test_patch):
-        for rel in {fp.old_path, fp.new_path} - {None}:
+        for rel in {p for p in (fp.old_path, fp.new_path) if p is not None}:
             restore(base, tree, rel)
     proc = git_apply(tree, test_patch)
     return "" if proc.returncode == 0 else (proc.stderr.strip() or "git apply failed")

@@ -48,15 +48,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsgym.errors import SandboxUnavailableError
+from opsgym import plugins
+from opsgym.errors import SandboxUnavailableError, UnknownSandboxError
 from opsgym.swe.bounded import drain
 from opsgym.swe.cgroup import SandboxCgroups
 from opsgym.swe.sandbox_view import EVENTS_DIR, SITE, bwrap_command, python_view
 from opsgym.swe.workspace import process_start_time, remove_tree, workspace_root
 
-__all__ = ["BACKENDS", "Limits", "Sandbox", "SandboxResult", "network_events"]
+__all__ = ["Limits", "Sandbox", "SandboxResult", "network_events", "open_sandbox"]
 
-BACKENDS = ("bwrap", "unsafe-local")
+_MODES = ("bwrap", "unsafe-local")
+"""The two ways this class runs commands; the registry (hook ``register_sandbox_backends``) names the backends."""
 INSTALL_HINT = ("install bubblewrap (`apt-get install bubblewrap`), or opt out of isolation explicitly with "
                 "backend='unsafe-local' (runs the agent's commands directly on this machine)")
 _INSIDE = Path(__file__).resolve().parent / "inside"
@@ -165,6 +167,15 @@ def _user_process_count(uid: int) -> int:
     return count
 
 
+def open_sandbox(backend: str, **options: Any) -> Sandbox:
+    """The registered SWE sandbox backend ``backend`` (``bwrap``, ``unsafe-local``, a plugin's), built with
+    ``options`` (``python``, ``limits``, ``packages``); an unknown name fails with suggestions."""
+    registry = plugins.entries("sandbox backend")
+    if backend not in registry:
+        raise UnknownSandboxError("SWE sandbox backend", backend, registry)
+    return plugins.create("sandbox backend", backend, **options)
+
+
 class Sandbox:
     """Runs commands for one episode's workspace(s).
 
@@ -180,8 +191,8 @@ class Sandbox:
 
     def __init__(self, backend: str = "bwrap", *, python: str | None = None, limits: Limits | None = None,
                  packages: tuple[str, ...] = ("pytest",)) -> None:
-        if backend not in BACKENDS:
-            raise SandboxUnavailableError(f"unknown SWE sandbox backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        if backend not in _MODES:
+            raise UnknownSandboxError("SWE sandbox backend", backend, _MODES)
         self.backend = backend
         self.python = python or sys.executable
         self.limits = limits or Limits()
@@ -244,7 +255,8 @@ class Sandbox:
             os.close(ready_w)
             if report_w >= 0:
                 os.close(report_w)
-        if stdin is not None:
+        assert proc.stdout is not None and proc.stderr is not None  # PIPEs, and stdin one when ``stdin`` is given
+        if stdin is not None and proc.stdin is not None:
             try:
                 proc.stdin.write(stdin.encode())
                 proc.stdin.close()
@@ -367,7 +379,8 @@ class Sandbox:
             return proc.wait(timeout=10)
         finally:
             for stream in (proc.stdout, proc.stderr):
-                stream.close()
+                if stream is not None:
+                    stream.close()
 
     @staticmethod
     def _events(path: Path, result: SandboxResult, limits: Limits, timeout: float) -> list[dict[str, Any]]:

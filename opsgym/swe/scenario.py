@@ -26,7 +26,8 @@ from opsgym.scenario import ActionResult, Evaluation, Tool
 from opsgym.swe import tools
 from opsgym.swe.catalog import base_tree
 from opsgym.swe.evaluate import PYTEST_ARGS, grade, test_snapshot, tree_changes
-from opsgym.swe.sandbox import Limits, Sandbox, SandboxResult, network_events
+from opsgym.swe.sandbox import Limits, SandboxResult, network_events, open_sandbox
+from opsgym.swe.tools import ToolReply
 from opsgym.swe.workspace import Workspace, iter_files
 
 __all__ = ["SWEScenario"]
@@ -78,8 +79,8 @@ class SWEScenario:
         self.perturbations = list(perturbations or [])
         self.base = base_tree(task)
         self.base_tests = {rel for rel in iter_files(self.base) if tools.is_test_path(rel)}
-        self.sandbox = Sandbox(backend, python=python, limits=limits,
-                               packages=("pytest", *self.spec.test_dependencies, *extra))
+        self.sandbox = open_sandbox(backend, python=python, limits=limits,
+                                    packages=("pytest", *self.spec.test_dependencies, *extra))
         self.workspace: Workspace | None = None
         self.events: list[dict[str, Any]] = []
         self.answer: Answer | None = None
@@ -144,10 +145,17 @@ class SWEScenario:
 
     # ---------------------------------------------------------------------------------------------- actions
     @property
-    def root(self) -> Path:
-        return self.workspace.path
+    def _ws(self) -> Workspace:
+        """The episode's workspace (``execute`` refuses actions before ``reset`` made one)."""
+        if self.workspace is None:
+            raise OpsGymError("the SWE scenario has no workspace: reset it first")
+        return self.workspace
 
-    def _reply(self, verb: str, reply: tools.ToolReply, cls: str = "read") -> ActionResult:
+    @property
+    def root(self) -> Path:
+        return self._ws.path
+
+    def _reply(self, verb: str, reply: ToolReply, cls: str = "read") -> ActionResult:
         destructive = reply.detail.get("test_file") or reply.detail.get("skip_marker")
         return ActionResult(reply.observation, "destructive" if destructive else cls, verb,  # type: ignore[arg-type]
                             detail=reply.detail, sim_cost_s=0.0)
@@ -172,7 +180,7 @@ class SWEScenario:
     def _do_diff(self, action: str) -> ActionResult:
         if action.strip() != "diff":
             raise tools.ToolError("usage: diff")
-        changes = tree_changes(self.base, self.root, self.workspace.pristine)
+        changes = tree_changes(self.base, self.root, self._ws.pristine)
         unshown = [f"Changed, content not shown (binary, over 256 KiB, or sparse): {rel}" for rel in changes.binary]
         text = "\n".join([changes.patch.rstrip("\n")] * bool(changes.patch) + unshown[:50])
         return ActionResult(text or "No changes yet.", "read", "diff", sim_cost_s=0.0)
@@ -195,7 +203,7 @@ class SWEScenario:
                    report: bool = False) -> ActionResult:
         before = test_snapshot(self.root, self.base_tests)
         result = self.sandbox.run(argv, workdir=self.root, stdin=stdin, timeout_s=timeout, report=report)
-        if not self.workspace.within_quota():
+        if not self._ws.within_quota():
             result.events.append({"event": "workspace-quota", "limit_mb": self.sandbox.limits.workspace_mb,
                                   "limit_inodes": self.sandbox.limits.workspace_inodes})
         if not result.started and not result.timed_out:

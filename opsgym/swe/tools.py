@@ -240,7 +240,8 @@ def create_file(root: Path, args: list[str], body: str, owner: tuple[int, int] |
     parent.mkdir(parents=True, exist_ok=True)
     content = _with_newline(body)
     path.write_text(content, encoding="utf-8", errors="surrogateescape")
-    for made_path in [*made, path] if owner else ():
-        os.chown(made_path, *owner)
+    if owner:
+        for made_path in [*made, path]:
+            os.chown(made_path, *owner)
     lines = content.count("\n")
     return ToolReply(f"Created {name} ({lines} lines).{_syntax_note(name, content)}", _facts(name, "", content, False))

@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from sre_episodes import TASKS
 
+from opsgym.k8s.quantity import memory_mib
 from opsgym.runtime.sim import ContainerRun, run_container
 from opsgym.sre.scenario import SREScenario
-
-UNITS = {"Ki": 1 / 1024, "Mi": 1.0, "Gi": 1024.0}
 
 
 def _find(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -49,7 +48,7 @@ def start(objects: list[dict[str, Any]], deployment: str, *, seed: int = 0) -> C
             data = {k: base64.b64decode(v).decode() for k, v in raw.items()}
         files.update({f"{mount['mountPath']}/{key}": text for key, text in data.items()})
     limit_text = container.get("resources", {}).get("limits", {}).get("memory")
-    limit = float(limit_text[:-2]) * UNITS[limit_text[-2:]] if limit_text else None
+    limit = memory_mib(limit_text) if limit_text else None
     services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
 
     def lookup(host: str) -> bool:

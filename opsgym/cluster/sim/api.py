@@ -9,11 +9,12 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.defaults import apply_defaults, replicas_error, validate
-from opsgym.cluster.sim.kinds import ResourceType
 from opsgym.cluster.sim.patch import apply_patch
 from opsgym.cluster.sim.schema import decode
-from opsgym.cluster.sim.selectors import field_selector, label_selector, selector_string
+from opsgym.cluster.sim.selectors import field_selector, label_selector
 from opsgym.cluster.sim.status import ApiError, status_object
+from opsgym.k8s.kinds import Kind
+from opsgym.k8s.selectors import selector_string
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["Api"]
 
 Obj = dict[str, Any]
+Admitted = tuple[Obj, list[str]]
+"""An object as stored, and the warnings to send with it (named here: inside :class:`Api`, ``list`` is its method)."""
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                  "generation", "managedFields", "selfLink")
 CONFLICT = "the object has been modified; please apply your changes to the latest version and try again"
@@ -59,19 +62,19 @@ class Api:
         self.store = engine.store
 
     # ------------------------------------------------------------------------------------------------ reads
-    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+    def get(self, rt: Kind, namespace: str, name: str) -> Obj:
         obj = self.store.get(rt.plural, namespace if rt.namespaced else "", name)
         if obj is None:
             raise ApiError.not_found(rt.qualified, name, rt.group)
         return obj
 
-    def list(self, rt: ResourceType, namespace: str | None, labels: str | None = None,
+    def list(self, rt: Kind, namespace: str | None, labels: str | None = None,
              fields: str | None = None) -> list[Obj]:
         by_label, by_field = label_selector(labels), field_selector(fields, rt.plural)
         return [o for o in self.store.items(rt.plural, namespace if rt.namespaced else None)
                 if by_label(o) and by_field(o)]
 
-    def scale(self, rt: ResourceType, obj: Obj) -> Obj:
+    def scale(self, rt: Kind, obj: Obj) -> Obj:
         meta = obj["metadata"]
         return {"kind": "Scale", "apiVersion": "autoscaling/v1",
                 "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
@@ -81,7 +84,7 @@ class Api:
                            "selector": selector_string((obj.get("spec") or {}).get("selector"))}}
 
     # ------------------------------------------------------------------------------------------------ create
-    def _check_namespace(self, rt: ResourceType, namespace: str, name: str) -> None:
+    def _check_namespace(self, rt: Kind, namespace: str, name: str) -> None:
         if not rt.namespaced:
             return
         ns = self.store.get("namespaces", "", namespace)
@@ -91,7 +94,7 @@ class Api:
             raise ApiError.forbidden(rt.qualified, name, f"unable to create new content in namespace {namespace} "
                                      "because it is being terminated")
 
-    def _admit(self, rt: ResourceType, body: Any, namespace: str, validation: str) -> tuple[Obj, list[str]]:
+    def _admit(self, rt: Kind, body: Any, namespace: str, validation: str) -> Admitted:
         obj, warnings = decode(rt.kind, body, validation)
         if obj.get("kind", rt.kind) != rt.kind or obj.get("apiVersion", rt.api_version) != rt.api_version:
             raise ApiError.bad_request(f"the API version in the data ({obj.get('apiVersion')}) does not match the "
@@ -110,8 +113,8 @@ class Api:
             meta.pop("namespace", None)
         return obj, warnings
 
-    def create(self, rt: ResourceType, namespace: str, body: Any, *, dry_run: bool = False,
-               validation: str = "Strict") -> tuple[Obj, list[str]]:
+    def create(self, rt: Kind, namespace: str, body: Any, *, dry_run: bool = False,
+               validation: str = "Strict") -> Admitted:
         obj, warnings = self._admit(rt, body, namespace, validation)
         meta = obj["metadata"]
         for key in SERVER_FIELDS:
@@ -135,15 +138,15 @@ class Api:
             return obj, warnings
         return self.store.put(rt.plural, obj), warnings
 
-    def _reset_status(self, rt: ResourceType, obj: Obj) -> None:
+    def _reset_status(self, rt: Kind, obj: Obj) -> None:
         if rt.plural == "pods":
             obj["status"] = {"phase": "Pending", "qosClass": _qos(obj["spec"])}
         elif rt.plural in ("deployments", "replicasets", "ingresses"):
             obj["status"] = {}
 
     # ------------------------------------------------------------------------------------------------ update
-    def update(self, rt: ResourceType, namespace: str, name: str, body: Any, *, subresource: str = "",
-               dry_run: bool = False, validation: str = "Strict") -> tuple[Obj, list[str]]:
+    def update(self, rt: Kind, namespace: str, name: str, body: Any, *, subresource: str = "",
+               dry_run: bool = False, validation: str = "Strict") -> Admitted:
         old = self.get(rt, namespace, name)
         if subresource == "scale":
             return self._update_scale(rt, old, body, dry_run), []
@@ -180,7 +183,7 @@ class Api:
             return copy.deepcopy(old), warnings
         return self._write(rt, obj, dry_run), warnings
 
-    def _update_scale(self, rt: ResourceType, old: Obj, body: Any, dry_run: bool) -> Obj:
+    def _update_scale(self, rt: Kind, old: Obj, body: Any, dry_run: bool) -> Obj:
         if "scale" not in rt.subresources:
             raise ApiError.path_not_found()
         scale, _ = decode("Scale", body)
@@ -200,7 +203,7 @@ class Api:
             obj = self._write(rt, obj, dry_run)
         return self.scale(rt, obj)
 
-    def _write(self, rt: ResourceType, obj: Obj, dry_run: bool) -> Obj:
+    def _write(self, rt: Kind, obj: Obj, dry_run: bool) -> Obj:
         meta = obj["metadata"]
         if dry_run:
             return obj
@@ -209,8 +212,8 @@ class Api:
         return self.store.put(rt.plural, obj)
 
     # ------------------------------------------------------------------------------------------------ patch
-    def patch(self, rt: ResourceType, namespace: str, name: str, kind: str, body: Any, *, subresource: str = "",
-              dry_run: bool = False, validation: str = "Strict") -> tuple[Obj, list[str]]:
+    def patch(self, rt: Kind, namespace: str, name: str, kind: str, body: Any, *, subresource: str = "",
+              dry_run: bool = False, validation: str = "Strict") -> Admitted:
         if kind == "apply" and self.store.get(rt.plural, namespace if rt.namespaced else "", name) is None:
             if isinstance(body, dict):
                 body.setdefault("metadata", {}).setdefault("name", name)
@@ -225,7 +228,7 @@ class Api:
                            validation=validation)
 
     # ------------------------------------------------------------------------------------------------ delete
-    def delete(self, rt: ResourceType, namespace: str, name: str, options: Obj | None = None, *,
+    def delete(self, rt: Kind, namespace: str, name: str, options: Obj | None = None, *,
                dry_run: bool = False) -> Obj:
         options = _delete_options(options)
         old = self.get(rt, namespace, name)

@@ -15,7 +15,7 @@ import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from opsgym.cluster.access import write_kubeconfig
@@ -39,6 +39,14 @@ TMP_PREFIX = "opsgym-sim-"
 """Private folders (kubeconfig, kubectl's cache) are ``<tmp>/opsgym-sim-<pid>-<start>-<random>``."""
 READY_STEP_S = 5.0
 """Virtual seconds between checks of a ``ready`` predicate while a loaded scenario settles."""
+T = TypeVar("T")
+
+
+def _started(part: T | None) -> T:
+    """A part :meth:`SimCluster.start` makes (engine, server, kubeconfig, base snapshot); missing only after close."""
+    if part is None:
+        raise InfrastructureError("the embedded cluster is closed; start it again (or use a new SimCluster)")
+    return part
 
 
 @functools.cache
@@ -159,7 +167,7 @@ class SimCluster:
         """The simulation behind the API (for tests and scenario code that needs direct access)."""
         if self._engine is None:
             self.start()
-        return self._engine
+        return _started(self._engine)
 
     @property
     def url(self) -> str:
@@ -169,17 +177,18 @@ class SimCluster:
     @property
     def kubeconfig(self) -> Path:
         self.start()
-        return self._kubeconfig_path
+        return _started(self._kubeconfig_path)
 
     @property
     def certificate_pem(self) -> str:
         """The API server's certificate: the CA its clients trust (in the kubeconfig, and in ``ca.crt`` beside it)."""
         self.start()
-        return self._server.identity.certificate_pem
+        return _started(_started(self._server).identity).certificate_pem
 
     @property
     def _ca_path(self) -> Path:
-        return self._kubeconfig_path.with_name(self._kubeconfig_path.name + ".ca.crt")
+        path = _started(self._kubeconfig_path)
+        return path.with_name(path.name + ".ca.crt")
 
     def api_client(self) -> ApiClient:
         from kubernetes import client
@@ -226,7 +235,7 @@ class SimCluster:
         if cached is not None:
             self.restore(cached)
             return
-        self.restore(self._base)
+        self.restore(_started(self._base))
         items = list(objects())
         items.sort(key=lambda o: (o or {}).get("kind") != "Namespace")
         with engine.lock:
@@ -245,7 +254,7 @@ class SimCluster:
 
     def _create(self, index: int, obj: dict[str, Any]) -> None:
         kind, api_version = (obj or {}).get("kind"), (obj or {}).get("apiVersion")
-        rt = BY_KIND.get((api_version, kind))
+        rt = BY_KIND.get((str(api_version), str(kind)))
         name = ((obj or {}).get("metadata") or {}).get("name", "?")
         if rt is None:
             raise TaskSpecError(f"object #{index} ({api_version}/{kind} {name!r}) is not a kind the embedded cluster "

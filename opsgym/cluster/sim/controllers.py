@@ -8,10 +8,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from opsgym.cluster.sim.defaults import parse_quantity
 from opsgym.cluster.sim.kinds import RESOURCES, lookup
 from opsgym.cluster.sim.slices import MANAGED_BY, endpoint_slices
 from opsgym.cluster.sim.store import revised
+from opsgym.k8s.quantity import quantity_or
+from opsgym.k8s.selectors import Selector
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -53,8 +54,8 @@ def _requests(pod: Obj) -> tuple[float, float]:
     cpu = mem = 0.0
     for c in (pod.get("spec") or {}).get("containers") or []:
         requests = (c.get("resources") or {}).get("requests") or {}
-        cpu += parse_quantity(requests.get("cpu", 0))
-        mem += parse_quantity(requests.get("memory", 0))
+        cpu += quantity_or(requests.get("cpu", 0), 0.0)
+        mem += quantity_or(requests.get("memory", 0), 0.0)
     return cpu, mem
 
 
@@ -115,7 +116,7 @@ class CoreControllers:
             fresh = copy.deepcopy(pod)
             conditions = fresh.setdefault("status", {}).setdefault("conditions", [])
             if node is None:
-                old = next((c for c in conditions if c["type"] == "PodScheduled"), {})
+                old: Obj = next((c for c in conditions if c["type"] == "PodScheduled"), {})
                 if old.get("message") != why:
                     set_condition(conditions, "PodScheduled", "False", self.engine.stamp(), "Unschedulable", why)
                     self.store.put("pods", fresh)
@@ -130,7 +131,7 @@ class CoreControllers:
                                     "default-scheduler")
 
     def _pick(self, pod: Obj, nodes: list[Obj], load: dict[str, list[Obj]]) -> tuple[str | None, str]:
-        selector = (pod.get("spec") or {}).get("nodeSelector") or {}
+        selector = Selector.from_object((pod.get("spec") or {}).get("nodeSelector"))
         cpu, mem = _requests(pod)
         reasons: dict[str, int] = {}
         fits = []
@@ -138,12 +139,12 @@ class CoreControllers:
             labels = node["metadata"].get("labels") or {}
             allocatable = (node.get("status") or {}).get("allocatable") or {}
             used = [_requests(p) for p in load[node["metadata"]["name"]]]
-            if any(labels.get(k) != v for k, v in selector.items()):
+            if not selector.matches(labels):
                 reasons["node(s) didn't match Pod's node affinity/selector"] = reasons.get(
                     "node(s) didn't match Pod's node affinity/selector", 0) + 1
-            elif mem + sum(u[1] for u in used) > parse_quantity(allocatable.get("memory", "0")):
+            elif mem + sum(u[1] for u in used) > quantity_or(allocatable.get("memory", "0"), 0.0):
                 reasons["Insufficient memory"] = reasons.get("Insufficient memory", 0) + 1
-            elif cpu + sum(u[0] for u in used) > parse_quantity(allocatable.get("cpu", "0")):
+            elif cpu + sum(u[0] for u in used) > quantity_or(allocatable.get("cpu", "0"), 0.0):
                 reasons["Insufficient cpu"] = reasons.get("Insufficient cpu", 0) + 1
             else:
                 fits.append(node["metadata"]["name"])
@@ -307,6 +308,6 @@ class CoreControllers:
             for field in ("addresses", "notReadyAddresses"):
                 if field in subset:
                     subset[field].sort(key=lambda a: tuple(int(x) for x in a["ip"].split(".")))
-            ordered = {k: subset[k] for k in ("addresses", "notReadyAddresses", "ports") if k in subset}
+            ordered: Obj = {k: subset[k] for k in ("addresses", "notReadyAddresses", "ports") if k in subset}
             subsets.append(ordered)
         return subsets

@@ -12,13 +12,12 @@ import binascii
 import re
 from typing import Any
 
-from opsgym.cluster.sim.kinds import ResourceType
-from opsgym.cluster.sim.schema import QUANTITY_RE
-from opsgym.cluster.sim.selectors import matches_selector
 from opsgym.cluster.sim.status import ApiError, FieldError
+from opsgym.k8s.kinds import Kind
+from opsgym.k8s.quantity import quantity_or
+from opsgym.k8s.selectors import matches_selector
 
-__all__ = ["MAX_REPLICAS", "apply_defaults", "memory_mb", "parse_quantity", "replicas_error", "validate",
-           "validate_name"]
+__all__ = ["MAX_REPLICAS", "apply_defaults", "replicas_error", "validate", "validate_name"]
 
 SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -33,35 +32,13 @@ LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric
 DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
                "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
                "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
-SUFFIXES = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "n": 1e-9, "u": 1e-6,
-            "m": 1e-3, "": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
-
-
-def parse_quantity(text: Any) -> float:
-    """A Kubernetes quantity (``128Mi``, ``0.5``, ``250m``, ``1e3``) in base units; 0.0 when unparsable."""
-    match = QUANTITY_RE.match(str(text).strip())
-    if not match:
-        return 0.0
-    number, suffix = match.groups()
-    try:
-        if suffix in SUFFIXES:
-            return float(number) * SUFFIXES[suffix]
-        return float(number + suffix)
-    except ValueError:
-        return 0.0
-
-
-def memory_mb(text: Any) -> float:
-    return parse_quantity(text) / 2**20
-
-
 MAX_REPLICAS = 1000
 """The embedded cluster's bound on a workload's replicas. Its two nodes hold 110 pods each, yet every pod of every
 replica count is created and simulated on each pass, so an agent's `kubectl scale --replicas=70000` would stall the
 episode for minutes; such a request is refused with a 422 that says why instead."""
 
 
-def validate_name(rt: ResourceType, name: Any, field: str = "metadata.name") -> list[FieldError]:
+def validate_name(rt: Kind, name: Any, field: str = "metadata.name") -> list[FieldError]:
     if not name:
         return [FieldError(field, "Required", "name or generateName is required")]
     if not isinstance(name, str):
@@ -126,9 +103,10 @@ def _default_pod_spec(spec: dict[str, Any], *, pod: bool) -> None:
                 volume[source].setdefault("defaultMode", 420)
 
 
-def apply_defaults(rt: ResourceType, obj: dict[str, Any]) -> None:
+def apply_defaults(rt: Kind, obj: dict[str, Any]) -> None:
     """Fill the defaults the API server would (in place)."""
-    spec = obj.setdefault("spec", {}) if rt.plural in ("pods", "deployments", "replicasets", "services") else None
+    spec: dict[str, Any] = obj.setdefault("spec", {}) if rt.plural in ("pods", "deployments", "replicasets",
+                                                                       "services") else {}
     if rt.plural == "pods":
         _default_pod_spec(spec, pod=True)
         spec.setdefault("serviceAccountName", "default")
@@ -242,7 +220,7 @@ def _pod_spec(spec: dict[str, Any], path: str) -> list[FieldError]:
                 errors += _probe(c.get(probe), f"{where}.{probe}")
             limits = (c.get("resources") or {}).get("limits") or {}
             for res, request in ((c.get("resources") or {}).get("requests") or {}).items():
-                if res in limits and parse_quantity(request) > parse_quantity(limits[res]):
+                if res in limits and quantity_or(request, 0.0) > quantity_or(limits[res], 0.0):
                     errors.append(FieldError(f"{where}.resources.requests", "Invalid",
                                              f"must be less than or equal to {res} limit of {limits[res]}", request))
     policy = spec.get("restartPolicy")
@@ -263,7 +241,7 @@ def replicas_error(replicas: int) -> FieldError | None:
     return None
 
 
-def _workload(rt: ResourceType, obj: dict[str, Any]) -> list[FieldError]:
+def _workload(rt: Kind, obj: dict[str, Any]) -> list[FieldError]:
     spec = obj.get("spec") or {}
     errors: list[FieldError] = []
     problem = replicas_error(spec.get("replicas", 1))
@@ -340,7 +318,7 @@ def _pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     return []
 
 
-def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
+def validate(rt: Kind, obj: dict[str, Any], old: dict[str, Any] | None = None) -> None:
     """Raise a 422 ``Invalid`` with every field error, as the API server's validation does.
 
     Raises:
@@ -373,7 +351,7 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None =
         raise ApiError.invalid(rt.kind_qualified, str(meta.get("name") or ""), errors)
 
 
-def _immutable(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
+def _immutable(rt: Kind, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     if rt.plural == "pods":
         return _pod_update(obj, old)
     if rt.plural in ("deployments", "replicasets"):

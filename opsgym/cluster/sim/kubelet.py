@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from opsgym.cluster.sim.defaults import memory_mb
 from opsgym.cluster.sim.podenv import (
     ConfigError,
     command_line,
@@ -33,6 +32,7 @@ from opsgym.cluster.sim.podenv import (
 from opsgym.cluster.sim.podstatus import pod_status
 from opsgym.cluster.sim.probes import probe_failure, probe_passes
 from opsgym.cluster.sim.store import revised
+from opsgym.k8s.quantity import memory_mib
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -231,14 +231,17 @@ class Kubelet:
         if inst is None:
             self._start(pod, record, container, crec, now, world)
             return False
+        finished = inst.finished
+        if finished is None:  # still running (the loop above returned for a live one; kept for the type checker)
+            return False
         policy = pod["spec"].get("restartPolicy", "Always")
         if inst.exit_code == 0 and (init or policy != "Always"):
             return True
         if policy == "Never" or (inst.exit_code == 0 and policy == "OnFailure"):
             return False
-        fresh_start = crec.backoff_updated is None or inst.finished - crec.backoff_updated > BACKOFF_RESET_S
-        if not fresh_start and now - inst.finished < crec.backoff:
-            crec.wake = inst.finished + crec.backoff
+        fresh_start = crec.backoff_updated is None or finished - crec.backoff_updated > BACKOFF_RESET_S
+        if not fresh_start and now - finished < crec.backoff:
+            crec.wake = finished + crec.backoff
             message = (f"back-off {int(crec.backoff)}s restarting failed container={name} "
                        f"pod={pod['metadata']['name']}_{pod['metadata']['namespace']}({pod['metadata']['uid']})")
             if not crec.waiting or crec.waiting[0] != "CrashLoopBackOff" or crec.waiting[1] != message:
@@ -251,7 +254,7 @@ class Kubelet:
             crec.backoff = INITIAL_BACKOFF_S
         else:
             crec.backoff = min(crec.backoff * 2, MAX_BACKOFF_S)
-        crec.backoff_updated = inst.finished
+        crec.backoff_updated = finished
         self._start(pod, record, container, crec, now, world)
         return False
 
@@ -292,7 +295,7 @@ class Kubelet:
         limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
         inputs = {"command": command_line(container, env), "env": env,
                   "files": mounted_files(self.store, pod, container),
-                  "memory_limit_mb": memory_mb(limit) if limit is not None else None}
+                  "memory_limit_mb": memory_mib(limit) if limit is not None else None}
         seed = zlib.crc32(f"{self.engine.seed}/{pod['metadata']['namespace']}/{pod['metadata']['name']}/{name}/"
                           f"{crec.restarts + (crec.current is not None)}".encode())
         inputs["seed"] = seed

@@ -89,8 +89,8 @@ def _merge_map(original: dict[str, Any], patch: dict[str, Any], path: tuple[str,
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            current = result.get(key) if isinstance(result.get(key), list) else []
-            result[key] = _merge_list(current, value, (*path, key))
+            current = result.get(key)
+            result[key] = _merge_list(current if isinstance(current, list) else [], value, (*path, key))
         else:
             result[key] = copy.deepcopy(value)
     for key, values in removals.items():

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from opsgym.cluster.sim.defaults import parse_quantity
+from opsgym.k8s.quantity import quantity_or
 
 __all__ = ["ConfigError", "Objects", "command_line", "find_service", "lookup", "missing_volumes", "mounted_files",
            "resolve_env", "resolver"]
@@ -106,9 +106,9 @@ def resolve_env(store: Objects, pod: Obj, container: Obj, pod_ip: str) -> dict[s
         if "valueFrom" not in var:
             env[name] = expand(var.get("value", ""), env)
             continue
-        value = _value_from(store, pod, container, var["valueFrom"], pod_ip)
-        if value is not None:
-            env[name] = value
+        resolved = _value_from(store, pod, container, var["valueFrom"], pod_ip)
+        if resolved is not None:
+            env[name] = resolved
     return env
 
 
@@ -144,8 +144,8 @@ def _value_from(store: Objects, pod: Obj, container: Obj, source: Obj, pod_ip: s
         target = next((c for c in pod["spec"].get("containers") or [] if c.get("name") == ref.get("containerName")),
                       container)
         kind, _, resource = (ref.get("resource") or "limits.cpu").partition(".")
-        amount = parse_quantity(((target.get("resources") or {}).get(kind) or {}).get(resource, 0))
-        divisor = parse_quantity(ref.get("divisor", "1")) or 1.0
+        amount = quantity_or(((target.get("resources") or {}).get(kind) or {}).get(resource, 0), 0.0)
+        divisor = quantity_or(ref.get("divisor", "1"), 0.0) or 1.0
         return str(max(1, int(-(-amount // divisor)))) if amount else "0"
     return None
 

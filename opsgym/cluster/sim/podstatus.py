@@ -88,7 +88,8 @@ def pod_status(pod: Obj, record: PodRecord, now: float, stamp: Callable[..., str
     if init_failed:
         phase = "Failed"
     elif policy != "Always" and apps and all(finished):
-        phase = "Succeeded" if all(r.current.exit_code == 0 for r in ran) else "Failed"
+        phase = "Succeeded" if all(r is not None and r.current is not None and r.current.exit_code == 0
+                                   for r in ran) else "Failed"
     elif initialized and any(r is not None and r.current is not None for r in ran):
         phase = "Running"
     else:
@@ -153,10 +154,11 @@ def container_logs(pod: Obj, record: PodRecord | None, container: str | None, *,
             raise ApiError.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
         inst = last
     else:
-        inst = shown or last
-        if inst is None:
+        current = shown or last
+        if current is None:
             reason = waiting[0] if waiting else "ContainerCreating"
             raise ApiError.bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+        inst = current
     lines = [(t, line) for t, line in inst.logs if since is None or t >= since]
     if tail is not None and tail >= 0:
         lines = lines[-tail:] if tail else []

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from opsgym.cluster.sim import kinds, openapi
-from opsgym.cluster.sim.kinds import BY_PATH, ResourceType
+from opsgym.cluster.sim.kinds import BY_PATH
 from opsgym.cluster.sim.patch import PATCH_TYPES
 from opsgym.cluster.sim.podstatus import container_logs
 from opsgym.cluster.sim.selectors import field_selector, label_selector
 from opsgym.cluster.sim.status import ApiError, status_object
 from opsgym.cluster.sim.tables import table
+from opsgym.k8s.kinds import Kind
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -57,7 +58,7 @@ class Reply:
 class WatchPlan:
     """A watch to stream: what to watch, filters, and how to render events."""
 
-    rt: ResourceType
+    rt: Kind
     namespace: str | None
     since: int | None
     labels: Any
@@ -148,7 +149,7 @@ def _discovery(call: Call) -> Reply | None:
     return Reply(200, doc)
 
 
-def _target(segments: list[str]) -> tuple[ResourceType, str | None, str | None, str]:
+def _target(segments: list[str]) -> tuple[Kind, str | None, str | None, str]:
     """(resource, namespace, name, subresource) from ``/api/v1/...`` or ``/apis/G/V/...`` segments."""
     if segments[0] == "api" and len(segments) >= 3 and segments[1] == "v1":
         group, version, rest = "", "v1", segments[2:]
@@ -207,7 +208,7 @@ def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
             return Reply(200, table(rt, items, engine.clock.now, engine.store.revision, include))
         return Reply(200, {"kind": f"{rt.kind}List", "apiVersion": rt.api_version,
                            "metadata": {"resourceVersion": str(engine.store.revision)}, "items": items})
-    if call.method == "GET":
+    if call.method == "GET" and name is not None:
         obj = api.get(rt, ns, name)
         if sub == "log":
             since = _number(query, "sinceSeconds")
@@ -224,14 +225,14 @@ def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
     return _write(engine, call, rt, ns, name, sub, dry_run, validation)
 
 
-def _write(engine: Engine, call: Call, rt: ResourceType, ns: str, name: str | None, sub: str, dry_run: bool,
+def _write(engine: Engine, call: Call, rt: Kind, ns: str, name: str | None, sub: str, dry_run: bool,
            validation: str) -> Reply:
     api, query = engine.api, call.query
     warnings: list[str] = []
     if call.method == "POST" and name is None:
         obj, warnings = api.create(rt, ns, _body(call, rt.kind), dry_run=dry_run, validation=validation)
         code = 201
-    elif call.method == "POST" and sub == "eviction":
+    elif call.method == "POST" and sub == "eviction" and name is not None:
         api.delete(rt, ns, name, dry_run=dry_run)
         obj, code = status_object(201, "", ""), 201
     elif call.method == "PUT" and name is not None:

@@ -107,7 +107,8 @@ def _zero(schema: Any) -> Any:
 
 class _Decoder:
     def __init__(self, kind: str, strict: bool):
-        self.kind, self.strict, self.unknown = kind, strict, []
+        self.kind, self.strict = kind, strict
+        self.unknown: list[str] = []
 
     def fail(self, value: Any, want: str, path: str) -> ApiError:
         return ApiError.bad_request(

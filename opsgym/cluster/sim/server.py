@@ -139,11 +139,13 @@ class SimServer:
             loop.close()
 
     def stop(self) -> None:
-        if self._loop is not None and self.running:
+        if self._loop is not None and self._thread is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
 
     def _call(self, coroutine: Any) -> Any:
+        if self._loop is None:
+            raise RuntimeError("the simulated API server is not started")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
 
     def register(self, hosted: HostedCluster) -> str:
@@ -155,6 +157,8 @@ class SimServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind((self.host, 0))
         port = sock.getsockname()[1]
+        if self._runner is None or self.identity is None:
+            raise RuntimeError("the simulated API server is not started")
         site = web.SockSite(self._runner, sock, ssl_context=self.identity.context)
         await site.start()
         self._sites[port], self.clusters[port] = site, hosted

@@ -46,8 +46,9 @@ class Watcher:
 
     plural: str
     namespace: str | None
-    deliver: Callable[[str, dict[str, Any], dict[str, Any] | None], None]
-    close: Callable[[], None]
+    deliver: Callable[[str, dict[str, Any], dict[str, Any] | None], object]
+    close: Callable[[], object]
+    """(What they return is ignored: the server's callbacks hand the event to its loop and return a handle.)"""
 
 
 @dataclass

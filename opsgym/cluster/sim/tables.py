@@ -11,8 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 from opsgym.cluster.sim.clock import human_duration, parse_time
-from opsgym.cluster.sim.kinds import ResourceType
-from opsgym.cluster.sim.selectors import selector_string
+from opsgym.k8s.kinds import Kind
+from opsgym.k8s.selectors import selector_string
 
 __all__ = ["pod_status_reason", "table"]
 
@@ -170,7 +170,7 @@ def _event(obj: Obj, now: float) -> list[Any]:
 
 def _node(obj: Obj, now: float) -> list[Any]:
     status = obj.get("status") or {}
-    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    ready: Obj = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
     state = "Ready" if ready.get("status") == "True" else "NotReady" if ready else "Unknown"
     if (obj.get("spec") or {}).get("unschedulable"):
         state += ",SchedulingDisabled"
@@ -229,7 +229,7 @@ PRINTERS: dict[str, Printer] = {
 }
 
 
-def table(rt: ResourceType, objects: list[Obj], now: float, revision: int, include: str = "Metadata",
+def table(rt: Kind, objects: list[Obj], now: float, revision: int, include: str = "Metadata",
           headers: bool = True) -> Obj:
     """A Table for ``objects``; ``include`` is the request's ``includeObject`` (None, Metadata or Object)."""
     columns, printer = PRINTERS.get(rt.plural, ([("Name", _S, 0), ("Age", _S, 0)], _simple(lambda o: [])))

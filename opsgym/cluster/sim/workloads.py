@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.controllers import pod_ready, set_condition
 from opsgym.cluster.sim.kinds import lookup
-from opsgym.cluster.sim.selectors import matches_selector
 from opsgym.cluster.sim.status import ApiError
 from opsgym.cluster.sim.store import revised
+from opsgym.k8s.selectors import matches_selector
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -161,7 +161,7 @@ class WorkloadControllers:
         cond = next((c for c in (deploy.get("status") or {}).get("conditions") or [] if c["type"] == "Progressing"),
                     None)
         last = self.engine.parse(cond.get("lastUpdateTime")) if cond else None
-        if last is None:
+        if cond is None or last is None:
             return None
         return cond.get("reason", ""), last + (deploy.get("spec") or {}).get("progressDeadlineSeconds", 600)
 

@@ -25,7 +25,7 @@ _COUNTERS = ("Ip:OutNoRoutes", "Ip6OutNoRoutes")
 
 def _net_counters():
     """The namespace's failed-route counters (IPv4 from ``/proc/net/snmp``, IPv6 from ``/proc/net/snmp6``)."""
-    found = {}
+    found: dict[str, int] = {}
     try:
         with open("/proc/net/snmp", encoding="ascii") as fh:
             lines = fh.read().splitlines()

@@ -201,3 +201,25 @@ def test_restoring_a_snapshot_replays_identically(engine):
     assert dump(engine) == before
     engine.advance(120)
     assert dump(engine) == after, "kubelet state, clock and random generator came back too"
+
+
+def test_a_deployment_selecting_by_match_expressions_owns_and_counts_its_pods(engine):
+    body = deployment(replicas=2)
+    body["spec"]["selector"] = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web", "www"]},
+                                                     {"key": "track", "operator": "DoesNotExist"}]}
+    create(engine, body)
+    rs = engine.store.items("replicasets", "default")[0]
+    assert rs["spec"]["selector"]["matchExpressions"] == body["spec"]["selector"]["matchExpressions"]
+    assert len(live_pods(engine)) == 2
+    status = get(engine, "deployments", "web")["status"]
+    assert (status["replicas"], status["readyReplicas"]) == (2, 2)
+    assert rs["status"]["fullyLabeledReplicas"] == 2
+
+
+def test_a_template_outside_its_match_expressions_is_refused(engine):
+    from opsgym.cluster.sim.status import ApiError
+
+    body = deployment()
+    body["spec"]["selector"] = {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}
+    with pytest.raises(ApiError, match="`selector` does not match template `labels`"):
+        create(engine, body)
