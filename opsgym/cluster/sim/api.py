@@ -27,6 +27,8 @@ Admitted = tuple[Obj, list[str]]
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                  "generation", "managedFields", "selfLink")
 CONFLICT = "the object has been modified; please apply your changes to the latest version and try again"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+"""The pod-template annotation ``kubectl rollout restart`` sets to the client's clock (see ``_stamp_restart``)."""
 
 
 def _qos(spec: Obj) -> str:
@@ -174,6 +176,7 @@ class Api:
             for key in ("clusterIP", "clusterIPs"):
                 if key in old_spec and not spec.get(key):
                     spec[key] = copy.deepcopy(old_spec[key])
+        self._stamp_restart(obj, old)
         apply_defaults(rt, obj)
         validate(rt, obj, old)
         if rt.generation and obj.get("spec") != old.get("spec"):
@@ -182,6 +185,22 @@ class Api:
         if obj == old:  # as the API server: a write that changes nothing is skipped (no new version, no event)
             return copy.deepcopy(old), warnings
         return self._write(rt, obj, dry_run), warnings
+
+    def _stamp_restart(self, obj: Obj, old: Obj) -> None:
+        """Put a new ``kubectl rollout restart`` stamp on the virtual clock.
+
+        kubectl writes the host's wall-clock time into the pod template, so the new ReplicaSet's pod-template-hash,
+        and every pod name shown after a restart, would differ between two runs of one seed (and the stamp would sit
+        outside the simulated timeline). A real API server receives the client's clock, which agrees with its own;
+        here the cluster's clock is the virtual one, so the stamp is set to it.
+        """
+        template = (obj.get("spec") or {}).get("template")
+        annotations = ((template or {}).get("metadata") or {}).get("annotations")
+        if not isinstance(annotations, dict) or RESTARTED_AT not in annotations:
+            return
+        before = (((old.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations") or {}
+        if annotations[RESTARTED_AT] != before.get(RESTARTED_AT):
+            annotations[RESTARTED_AT] = self.engine.stamp()
 
     def _update_scale(self, rt: Kind, old: Obj, body: Any, dry_run: bool) -> Obj:
         if "scale" not in rt.subresources:

@@ -246,3 +246,19 @@ def test_watch_history_replays_and_expires(engine):
         engine.store.put("configmaps", {**CM, "metadata": {"name": f"cm{i}", "namespace": "default"}})
     with pytest.raises(LookupError, match="too old resource version"):
         engine.store.watch(watcher, start)
+
+
+def test_a_rollout_restart_stamp_is_set_to_the_virtual_clock(engine):
+    """kubectl stamps restartedAt with the host's clock; the simulator restamps it with its own, so the pods a restart
+    makes are named the same in every run of a seed (the stamp feeds the pod-template-hash)."""
+    create(engine, DEPLOY)
+    host_stamp = {"kubectl.kubernetes.io/restartedAt": "2031-05-06T07:08:09Z"}
+    patch = {"spec": {"template": {"metadata": {"annotations": host_stamp}}}}
+    call(engine, "patch", "deployments", "default", "web", "strategic", patch)
+    stamped = get(engine, "deployments", "web")["spec"]["template"]["metadata"]["annotations"]
+    assert stamped["kubectl.kubernetes.io/restartedAt"] == engine.stamp()
+    version = get(engine, "deployments", "web")["metadata"]["resourceVersion"]
+    call(engine, "patch", "deployments", "default", "web", "strategic", {"metadata": {"labels": {"tier": "web"}}})
+    again = get(engine, "deployments", "web")
+    assert again["spec"]["template"]["metadata"]["annotations"] == stamped  # an unchanged stamp is left alone
+    assert again["metadata"]["resourceVersion"] != version

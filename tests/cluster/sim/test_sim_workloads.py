@@ -106,9 +106,10 @@ def test_restart_and_history_limit(engine):
     manifest = deployment(1)
     manifest["spec"]["revisionHistoryLimit"] = 2
     create(engine, manifest)
-    for i in range(5):
+    for i in range(5):  # the simulator stamps each restart with its own clock, so each is a second later
+        engine.advance(1)
         patch(engine, {"spec": {"template": {"metadata": {"annotations": {
-            "kubectl.kubernetes.io/restartedAt": f"2025-01-01T00:00:0{i}Z"}}}}})
+            "kubectl.kubernetes.io/restartedAt": f"2030-01-01T00:00:0{i}Z"}}}}})  # the host clock
     assert len(engine.store.items("replicasets", "default")) == 3, "the live one plus two old revisions"
     assert get(engine, "deployments", "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "6"
 
