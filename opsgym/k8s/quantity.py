@@ -9,6 +9,7 @@ scheduling pass; so that file is loaded on its own, once, at import.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 from decimal import Decimal
@@ -48,14 +49,26 @@ def parse_quantity(value: Any) -> Decimal:
     Raises:
         QuantityError: the text is not a quantity (``128MB``, ``1.2.3``, ``""``, ``inf``), with what would be.
     """
-    text = value if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) else str(value).strip()
-    try:
-        amount = _PARSE(text)
-    except (ValueError, TypeError, ArithmeticError):
-        amount = None
-    if amount is None or not amount.is_finite():
+    number = isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+    amount = _parse(value) if number else _parse_text(str(value).strip())
+    if amount is None:
         raise QuantityError(f"{value!r} is not a Kubernetes quantity (e.g. 128Mi, 1Gi, 500m, 0.5, 1e3)")
     return amount
+
+
+def _parse(value: Any) -> Decimal | None:
+    try:
+        amount = _PARSE(value)
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Decimal | None:
+    """Cached: the simulator re-reads the same few dozen requests and limits on every scheduling pass, and the
+    client's parser costs ~3x the regex it replaced (Decimal results are immutable, so sharing them is safe)."""
+    return _parse(text)
 
 
 def quantity_or(value: Any, default: T) -> float | T:
