@@ -88,6 +88,13 @@ KINDS: tuple[Kind, ...] = (
     Kind(_RBAC, "v1", "RoleBinding", "rolebindings"),
     Kind(_RBAC, "v1", "ClusterRole", "clusterroles", namespaced=False),
     Kind(_RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False),
+    Kind("", "v1", "ResourceQuota", "resourcequotas", short_names=("quota",), subresources=("status",)),
+    Kind("", "v1", "LimitRange", "limitranges", short_names=("limits",)),
+    Kind("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",)),
+    Kind("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
+    Kind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
+         subresources=("status",)),
+    Kind("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short_names=("pc",)),
 )
 
 _BY_NAME: dict[str, Kind] = {k.kind: k for k in KINDS}

@@ -45,6 +45,12 @@ API_RESOURCES = {
     "RoleBinding": ("rolebindings", (), "rbac.authorization.k8s.io", True),
     "ClusterRole": ("clusterroles", (), "rbac.authorization.k8s.io", False),
     "ClusterRoleBinding": ("clusterrolebindings", (), "rbac.authorization.k8s.io", False),
+    "ResourceQuota": ("resourcequotas", ("quota",), "", True),
+    "LimitRange": ("limitranges", ("limits",), "", True),
+    "StorageClass": ("storageclasses", ("sc",), "storage.k8s.io", False),
+    "IngressClass": ("ingressclasses", (), "networking.k8s.io", False),
+    "PodDisruptionBudget": ("poddisruptionbudgets", ("pdb",), "policy", True),
+    "PriorityClass": ("priorityclasses", ("pc",), "scheduling.k8s.io", False),
 }
 
 

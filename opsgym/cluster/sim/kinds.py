@@ -16,7 +16,10 @@ __all__ = ["BY_KIND", "BY_PATH", "RESOURCES", "api_group_list", "api_resource_li
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 SERVED = ("Namespace", "Node", "Pod", "Service", "Endpoints", "ConfigMap", "Secret", "ServiceAccount", "Event",
-          "Deployment", "ReplicaSet", "EndpointSlice", "Ingress")
+          "PersistentVolumeClaim", "PersistentVolume", "ResourceQuota", "LimitRange",
+          "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler",
+          "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "StorageClass", "PodDisruptionBudget",
+          "PriorityClass")
 """The kinds the simulator implements, in discovery order; their rows come from :mod:`opsgym.k8s.kinds`."""
 RESOURCES: tuple[Kind, ...] = tuple(kind_named(k) for k in SERVED)
 
