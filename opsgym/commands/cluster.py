@@ -26,8 +26,8 @@ app.add_typer(cluster_app, name="cluster")
 HEAD_START_S = 600
 
 
-def _load_task(task_id: str, seed: int, options: dict[str, Any]) -> Any:
-    """Render ``task_id``'s scenario for ``seed`` through its domain's scenario; returns the started backend."""
+def _load_task(task_id: str, seed: int, options: dict[str, Any]) -> tuple[Any, str]:
+    """Render ``task_id``'s scenario for ``seed`` through its domain's scenario; the started backend and the alert."""
     task = plugins.get("task", task_id).factory
     domain = get_domain(task.domain)
     if domain.backend_kind != "cluster backend":
@@ -35,8 +35,23 @@ def _load_task(task_id: str, seed: int, options: dict[str, Any]) -> Any:
                                  param_hint="--task")
     scenario: Any = domain.scenario_class()(task, backend="sim", backend_options=options)
     alert, _ = scenario.reset(seed)
-    console.print(f"[bold]{task_id}[/bold] seed {seed} loaded. The alert an agent would see:\n{alert}")
-    return scenario.backend
+    return scenario.backend, alert
+
+
+def _settle_until_now(task_id: str, seed: int, options: dict[str, Any]) -> tuple[Any, str]:
+    """Load ``task_id`` so that its settled clock ends at the wall clock.
+
+    A task settles for as long as its incident takes to show (a deterministic virtual duration per task and seed), so
+    it is loaded once to measure that duration and, if it overran the head start, again with the clock started that
+    long ago: the cluster never runs ahead of the wall clock, so kubectl's client-side ages (``describe``, ``kubectl
+    events``) and the server's (``get``) agree from the first command.
+    """
+    cluster, alert = _load_task(task_id, seed, options)
+    settled_s = cluster.now() - options["epoch"]
+    if cluster.now() <= time.time():
+        return cluster, alert
+    cluster.close()
+    return _load_task(task_id, seed, {**options, "epoch": float(int(time.time()) - int(settled_s) - 1)})
 
 
 @cluster_app.command("up")
@@ -47,12 +62,16 @@ def up(kubeconfig: Path = typer.Option(..., "--kubeconfig", help="where to write
                                      help="let the cluster clock follow the wall clock (default) or stay still"),
        ) -> None:
     """Serve one embedded cluster until interrupted (Ctrl-C)."""
-    # The clock starts ten minutes in the past and then follows the wall clock, so a loaded incident has already
-    # run for a while and kubectl's client-side ages (describe) agree with the server's.
+    # The clock starts in the past and then follows the wall clock, so a loaded incident has already run for a while
+    # and kubectl's client-side ages (describe) agree with the server's. A waiting watch may not fast-forward a
+    # real-time clock: it would run ahead of the wall clock and freeze until the wall caught up.
     options: dict[str, Any] = {"seed": seed, "kubeconfig": kubeconfig.resolve(),
                                "epoch": float(int(time.time()) - HEAD_START_S)}
+    if realtime:
+        options["watch_advance_s"] = 0.0
     if task:
-        cluster = _load_task(task, seed, options)
+        cluster, alert = _settle_until_now(task, seed, options)
+        console.print(f"[bold]{task}[/bold] seed {seed} loaded. The alert an agent would see:\n{alert}")
     else:
         cluster = plugins.create("cluster backend", "sim", **options)
         cluster.start()
