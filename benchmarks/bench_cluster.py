@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 from kubernetes import client
@@ -97,6 +98,49 @@ def reset() -> None:
         print(f"snapshot reset (load of a cached scenario):   {ms(samples)}   target <= 20 ms")
 
 
+def breadth_objects() -> list[dict[str, Any]]:
+    """The test app plus a StatefulSet (the db, with a volume claim template), a CronJob and an HPA on the api."""
+    objects = app_objects()
+    db = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "db")
+    spec = db["spec"]
+    spec["template"]["spec"]["containers"][0]["volumeMounts"].append({"name": "data", "mountPath": "/data"})
+    stateful = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db-sts", "namespace": "shop"},
+                "spec": {"serviceName": "db", "replicas": 2, "selector": spec["selector"],
+                         "template": spec["template"],
+                         "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                             "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "report", "namespace": "shop"},
+            "spec": {"schedule": "*/5 * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "report", "image": "busybox:1.36", "command": ["date"]}]}}}}}}
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": "api", "namespace": "shop"},
+           "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+                    "minReplicas": 1, "maxReplicas": 3,
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                        "type": "Utilization", "averageUtilization": 60}}}]}}
+    return [o for o in objects if o is not db] + [stateful, cron, hpa]
+
+
+def breadth() -> None:
+    """Settle (CPU time) of a new seed of the test app alone and of the app with a StatefulSet, CronJob and HPA."""
+
+    def first_load(objects: Callable[[], list[dict[str, Any]]], seed: int) -> float:
+        with SimCluster(seed=seed) as cluster:
+            start = time.process_time()
+            cluster.load("app", objects)
+            cluster.advance(600)
+            return time.process_time() - start
+
+    plain, wide = [], []
+    for seed in range(10):  # alternated, so both see the same machine
+        plain.append(first_load(app_objects, seed))
+        wide.append(first_load(breadth_objects, seed))
+    ratio = statistics.median(wide) / statistics.median(plain)
+    print(f"new-seed settle + 600 s, app alone (CPU):      {ms(plain)}")
+    print(f"  ... with a StatefulSet, CronJob and HPA:     {ms(wide)}   ({ratio:.2f}x; target <= 60 ms)")
+
+
 def settle() -> None:
     """Virtual time on a crash-looping cluster, idle reconciles skipped (the default) and not (the baseline)."""
 
@@ -135,18 +179,32 @@ def kubectl_latency() -> None:
             return lambda: subprocess.run(["kubectl", *args], env=env, capture_output=True, check=True)
 
         run("get", "pods", "-n", "shop")()  # fills kubectl's discovery cache, as any session's first call does
-        floor, raw, get, wide = [], [], [], []
-        for _ in range(21):  # interleaved, so machine load affects all alike
+        floor, raw, get, wide, create, top, execs = [], [], [], [], [], [], []
+        pod = subprocess.run(["kubectl", "get", "pods", "-n", "shop", "-l", "app=web", "-o",
+                              "jsonpath={.items[0].metadata.name}"], env=env, capture_output=True, text=True).stdout
+        for i in range(21):  # interleaved, so machine load affects all alike
             floor += timed(run("version", "--client"), 1)
             raw += timed(run("get", "--raw", "/api/v1/namespaces/shop/pods"), 1)
             get += timed(run("get", "pods", "-n", "shop"), 1)
             wide += timed(run("get", "pods", "-A", "-o", "wide"), 1)
+            create += timed(run("create", "configmap", f"bench-{i}", "-n", "shop", "--from-literal=k=v"), 1)
+            top += timed(run("top", "pods", "-n", "shop"), 1)
+            execs += timed(run("exec", "-n", "shop", pod, "--", "env"), 1)
         print(f"kubectl version --client (process floor):     {ms(floor)}")
         print(f"kubectl get --raw pods (one request):         {ms(raw)}")
         print(f"kubectl get pods -n shop:                     {ms(get)}")
         print(f"kubectl get pods -A -o wide:                  {ms(wide)}")
         ratio = statistics.median(get) / statistics.median(floor)
         print(f"get pods / floor ratio:                       {ratio:7.2f}x   target <= 1.5x")
+        print(f"kubectl create configmap (protobuf body):     {ms(create)}")
+        ratio = statistics.median(create) / statistics.median(floor)
+        print(f"create configmap / floor ratio:               {ratio:7.2f}x   target <= 1.2x")
+        print(f"kubectl top pods -n shop (metrics API):       {ms(top)}")
+        ratio = statistics.median(top) / statistics.median(floor)
+        print(f"top pods / floor ratio:                       {ratio:7.2f}x")
+        print(f"kubectl exec -- env (WebSocket v5):           {ms(execs)}")
+        ratio = statistics.median(execs) / statistics.median(floor)
+        print(f"exec -- env / floor ratio:                    {ratio:7.2f}x   target <= 1.2x")
 
 
 def client_throughput() -> None:
@@ -168,6 +226,7 @@ if __name__ == "__main__":
     print(f"# embedded cluster benchmark ({os.cpu_count()} cpus, load {os.getloadavg()[0]:.1f})")
     server_start()
     reset()
+    breadth()
     settle()
     kubectl_latency()
     client_throughput()

@@ -268,7 +268,7 @@ class OpsEnv(gym.Env[str, str]):
         try:
             if verb in generic:
                 return generic[verb](rest)
-            if any(verb == t.verb for t in self._world.tools):
+            if any(verb == t.verb or verb in t.aliases for t in self._world.tools):
                 return self._world.execute(text)
         except InfrastructureError:
             raise

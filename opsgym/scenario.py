@@ -22,6 +22,9 @@ class Tool:
     verb: str
     usage: str
     summary: str
+    aliases: tuple[str, ...] = ()
+    """Other first words that route an action to this tool without being verbs of their own (``cat`` for
+    ``cat <<EOF | kubectl apply -f -``): agents that pick from the verbs do not see them."""
 
 
 @dataclass

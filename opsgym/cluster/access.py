@@ -2,9 +2,10 @@
 
 On the embedded cluster the agent's kubeconfig reaches a throw-away API. On kind and on a user's cluster the same
 kubectl actions run against a real API server, so the agent gets its own ServiceAccount, a Role granting exactly the
-verbs the kubectl allowlist can produce (read, patch/update, delete — never create, never RBAC, never escalation)
-on the workload resources of the task namespace, and a kubeconfig holding only that account's short-lived token.
-Whatever the agent types, the API server itself stops it at the namespace boundary.
+verbs the kubectl allowlist can produce (read, create, patch/update, delete, ``exec`` into pods — never RBAC, never
+tokens, never escalation) on the workload resources of the task namespace, and a kubeconfig holding only that
+account's short-lived token. Whatever the agent types, the API server itself stops it at the namespace boundary:
+nodes (cordon, drain, taint) stay read-only there, as a real cluster's nodes outlive the episode.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ MANAGED_LABELS = {MANAGED_BY: "opsgym"}
 NAMESPACE_LABEL = "opsgym.io/namespace"
 """On cluster-scoped objects (ClusterRoleBinding): the task namespace they belong to, for teardown."""
 
-AGENT_VERBS = ["get", "list", "watch", "patch", "update", "delete"]
-"""What ``kubectl get|describe|logs|scale|patch|label|annotate|set|rollout|delete`` need; ``create`` is absent."""
+AGENT_VERBS = ["get", "list", "watch", "create", "patch", "update", "delete"]
+"""What ``kubectl get|describe|logs|scale|patch|label|annotate|set|rollout|delete`` need, and ``create|apply|run|
+expose|autoscale`` (creation inside the task namespace, which goes away with the episode)."""
 
 NAMESPACED_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods", "services", "endpoints", "configmaps", "secrets",
                                       "persistentvolumeclaims", "replicationcontrollers"], "verbs": AGENT_VERBS},
     {"apiGroups": [""], "resources": ["pods/log", "events", "serviceaccounts"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets", "daemonsets",
                                           "controllerrevisions"], "verbs": AGENT_VERBS},
     {"apiGroups": ["apps"], "resources": ["deployments/scale", "replicasets/scale", "statefulsets/scale"],
@@ -44,6 +47,7 @@ NAMESPACED_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": AGENT_VERBS},
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": AGENT_VERBS},
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"], "verbs": AGENT_VERBS},
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": AGENT_VERBS},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["metrics.k8s.io"], "resources": ["pods"], "verbs": ["get", "list"]},
 ]
@@ -54,6 +58,7 @@ CLUSTER_READ_RULES: list[dict[str, Any]] = [
                                       "configmaps"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"],
      "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["metrics.k8s.io"], "resources": ["nodes", "pods"], "verbs": ["get", "list"]},
 ]
 """Extra read-only view of a whole throw-away cluster (kind only), so ``-A`` and ``get nodes`` work as on the sim."""
 

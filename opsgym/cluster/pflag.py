@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from opsgym.cluster.flagtable import TABLE_PATH
 
-__all__ = ["Command", "Flag", "FlagUse", "Rejected", "go_bool", "parse_args", "resolve", "table"]
+__all__ = ["Command", "Flag", "FlagUse", "Rejected", "go_bool", "parse_args", "parse_args_at", "resolve", "table"]
 
 
 class Rejected(Exception):
@@ -212,6 +212,13 @@ def parse_args(command: Command, args: list[str]) -> tuple[list[str], list[FlagU
     Raises:
         Rejected: an unknown flag, a missing value or bad syntax (kubectl would refuse the command too).
     """
+    positionals, uses, _ = parse_args_at(command, args)
+    return positionals, uses
+
+
+def parse_args_at(command: Command, args: list[str]) -> tuple[list[str], list[FlagUse], int | None]:
+    """:func:`parse_args`, plus the index in ``args`` of the ``--`` that ended the flags (None if none did): flags
+    inserted before it are read as flags, after it as arguments of ``exec``'s command."""
     positionals: list[str] = []
     uses: list[FlagUse] = []
     rest = list(args)
@@ -221,9 +228,9 @@ def parse_args(command: Command, args: list[str]) -> tuple[list[str], list[FlagU
             positionals.append(arg)
         elif arg == "--":
             positionals.extend(rest)
-            break
+            return positionals, uses, len(args) - len(rest) - 1
         elif arg[1] == "-":
             rest = _long(arg, rest, command, uses)
         else:
             rest = _short(arg, rest, command, uses)
-    return positionals, uses
+    return positionals, uses, None

@@ -93,7 +93,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short_names=("sc",)),
     Kind("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced=False),
     Kind("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",),
-         subresources=("status",)),
+         subresources=("status",), generation=True),
     Kind("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", namespaced=False, short_names=("pc",)),
 )
 

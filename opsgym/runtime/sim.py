@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BASE_MEMORY_MB", "LINE_BUDGET", "ContainerRun", "run_container", "trust"]
+__all__ = ["BASE_MEMORY_MB", "GENERIC_MEMORY_MB", "LINE_BUDGET", "ContainerRun", "is_program", "listens",
+           "run_container", "trust"]
 
 BASE_MEMORY_MB = 20.0
 """Resident memory of an idle interpreter serving probes (measured: ~21 MB on CPython 3.11); allocations come on top."""
@@ -62,7 +63,17 @@ class ContainerRun:
     port: int | None
     answer: Callable[[str], tuple[int, str]] | None = field(default=None, compare=False, repr=False)
     """For a serving program started with a ``request`` callable: ``answer(path) -> (status, body)``, a request to one
-    of its routes (None otherwise, so the kubelet's many runs do not keep their programs alive)."""
+    of its routes (None otherwise, so the kubelet's many runs do not keep their programs alive). A generic server
+    (nginx...) always carries its answer: it is a fixed function of its image and files."""
+    ports: tuple[int, ...] = ()
+    """Further ports it listens on (a generic server may listen on several; a program serves ``port`` only)."""
+    runs_s: float = 0.0
+    """For a process that exits: how long it runs before exiting, when longer than the kubelet's one second."""
+
+
+def listens(run: Any, port: int | None) -> bool:
+    """Whether a started container listens on ``port`` (a program on its one port, a generic server on its own)."""
+    return port is not None and (getattr(run, "port", None) == port or port in (getattr(run, "ports", ()) or ()))
 
 
 Request = Callable[[str, int, str], tuple[int, str]]
@@ -130,7 +141,7 @@ class _SimHost:
     """The simulated world behind ``opsgym_runtime._host``."""
 
     def __init__(self, *, argv: list[str], env: dict[str, str], files: dict[str, str], memory_limit_mb: float | None,
-                 resolve: Callable[[str, int], bool], lookup: Callable[[str], bool] | None, now: float,
+                 resolve: Callable[[str, int], bool | str], lookup: Callable[[str], bool | str] | None, now: float,
                  seed: int, request: Request = _no_network) -> None:
         self.argv = list(argv)
         self.random = random.Random(seed)
@@ -173,9 +184,16 @@ class _SimHost:
             raise _Stop(137, "OOMKilled")
 
     def connect(self, host: str, port: int, timeout_s: float) -> str:
-        if self._lookup is not None and not self._lookup(host):
+        found = self._lookup(host) if self._lookup is not None else True
+        if isinstance(found, str):  # a failure worded by the network (e.g. DNS unreachable under a NetworkPolicy)
+            return found
+        if not found:
             return "unresolvable: [Errno -2] Name or service not known"
-        if self._resolve(host, port):
+        reached = self._resolve(host, port)
+        if isinstance(reached, str):  # dropped, not refused: the connect waits out its timeout
+            self.t += timeout_s
+            return reached
+        if reached:
             return "ok"
         if self._lookup is None:
             return "unresolvable: [Errno -2] Name or service not known"
@@ -319,7 +337,14 @@ def _program_path(command: list[str]) -> tuple[str, list[str]] | None:
     return args[0], args
 
 
+def is_program(command: list[str]) -> bool:
+    """Whether ``command`` runs a Python file (one of the app's programs, if it is trusted): ``python [opts] PATH``."""
+    return _program_path(command) is not None
+
+
 def _generic(memory_limit_mb: float | None) -> ContainerRun:
+    """A process the simulator cannot play: it keeps running, silent, listening nowhere (the embedded cluster's
+    kubelet first tries :mod:`opsgym.cluster.sim.generic`, which plays shell commands and catalogued servers)."""
     if memory_limit_mb is not None and GENERIC_MEMORY_MB > memory_limit_mb:
         return ContainerRun((), 137, "OOMKilled", memory_limit_mb, False, False, None)
     return ContainerRun((), None, "", GENERIC_MEMORY_MB, True, True, None)
@@ -332,8 +357,8 @@ def _exited(host: _SimHost, logs: list[str], code: int, reason: str = "") -> Con
 
 
 def run_container(*, command: list[str], env: dict[str, str], files: dict[str, str],
-                  memory_limit_mb: float | None, resolve: Callable[[str, int], bool], now: float, seed: int,
-                  lookup: Callable[[str], bool] | None = None, request: Request | None = None) -> ContainerRun:
+                  memory_limit_mb: float | None, resolve: Callable[[str, int], bool | str], now: float, seed: int,
+                  lookup: Callable[[str], bool | str] | None = None, request: Request | None = None) -> ContainerRun:
     """Start a container in the simulated world and report what it did.
 
     Args:
@@ -341,13 +366,15 @@ def run_container(*, command: list[str], env: dict[str, str], files: dict[str, s
         env: the container's resolved environment.
         files: absolute path → content of the pod's mounted ConfigMap/Secret keys.
         memory_limit_mb: the container's memory limit; going over it is an OOMKill (exit 137).
-        resolve: whether a TCP connect from this pod to ``(host, port)`` would succeed.
+        resolve: whether a TCP connect from this pod to ``(host, port)`` would succeed, or the failure the connect
+            reports instead of "refused" (``"timeout: timed out"`` for a connection a NetworkPolicy drops).
         now: virtual unix time at which the container starts (log timestamps).
         seed: makes the run reproducible (timestamps' jitter, the program's ``random()``). Give every start its own
             seed (e.g. derived from the pod's name and restart count), as a real restart would draw new randomness.
         lookup: optional: whether ``host`` resolves at all (a Service of that name exists). With it, a Service that
             exists but refuses (no ready endpoints) degrades its clients instead of crashing them; without it, a
-            failed ``resolve`` reads as a name that does not resolve, which crashes the client.
+            failed ``resolve`` reads as a name that does not resolve, which crashes the client. A string answer is
+            the lookup's failure as the program sees it (DNS unreachable).
         request: where the program's ``call``s to dependencies go once it serves and is asked a request through
             ``ContainerRun.answer``, which is only offered when ``request`` is given.
     """

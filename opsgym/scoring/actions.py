@@ -85,7 +85,8 @@ def parse_action(record: ActionRecord) -> ParsedAction:
     parsed = ParsedAction(record=record, tokens=tokens)
     targets: list[Target] = list(record.targets)
     options: dict[str, list[str]] = {}
-    if tokens and tokens[0] == "kubectl":
+    heredoc_first = tokens[:1] == ["cat"] and "options" in record.detail  # `cat <<EOF | kubectl apply -f -`
+    if (tokens and tokens[0] == "kubectl") or heredoc_first:
         parsed.verb, targets, options = _command_of(record)
     elif tokens:
         parsed.verb = tokens[0]
@@ -111,7 +112,7 @@ def sets_zero_replicas(parsed: ParsedAction) -> bool:
     return any(go_int(m.group(1)) == 0 for m in _REPLICAS_VALUE.finditer(parsed.text))
 
 
-_COST_VERBS = ("kubectl scale", "kubectl autoscale", "kubectl set resources")
+_COST_VERBS = ("kubectl scale", "kubectl autoscale", "kubectl set resources", "kubectl create service loadbalancer")
 _COST_FLAGS = ("--replicas", "--requests", "--limits")
 _COST_FIELDS = re.compile(r"[\"']?\b(?:resources|replicas)\b[\"']?\s*:|/(?:resources|replicas)\b")
 
@@ -121,15 +122,16 @@ def may_add_infrastructure(parsed: ParsedAction) -> bool:
 
     Only kubectl verbs count, read from the parsed command (or the verb the env recorded), never a word anywhere in
     the text: ``run echo resources`` in a sandbox adds no infrastructure. A patch/apply/create counts when its body
-    sets ``replicas`` or ``resources`` (as a key, or a JSON-patch path), or when it passes ``--replicas``,
-    ``--requests`` or ``--limits``.
+    (a patch, or the manifest of an ``apply -f -`` heredoc) sets ``replicas`` or ``resources`` (as a key, or a
+    JSON-patch path), when it passes ``--replicas``, ``--requests`` or ``--limits``, and so does a LoadBalancer
+    Service (``expose --type=LoadBalancer``, ``create service loadbalancer``).
     """
     record = parsed.record
     if not record.ok or record.cls != "mutate":
         return False
     verbs = {parsed.verb, record.verb}
-    if verbs & set(_COST_VERBS):
-        return True
+    if verbs & set(_COST_VERBS) or parsed.flags.get("--type", "").lower() == "loadbalancer":
+        return True  # a LoadBalancer Service (kubectl expose --type=LoadBalancer) rents a cloud load balancer
     if not any(v.startswith("kubectl ") for v in verbs):
         return False
     return any(f in parsed.flags for f in _COST_FLAGS) or bool(_COST_FIELDS.search(parsed.text))

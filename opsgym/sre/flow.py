@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsgym.cluster.base import ApiReader
+from opsgym.cluster.sim.netpol import guard, network
 from opsgym.cluster.sim.podenv import (
     ConfigError,
     command_line,
@@ -52,7 +53,8 @@ class ApiStore:
 
     def items(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
         if (plural, namespace) not in self._lists:
-            path = f"{CORE}/namespaces/{namespace}/{plural}" if namespace else f"{CORE}/{plural}"
+            group = "/apis/networking.k8s.io/v1" if plural == "networkpolicies" else CORE
+            path = f"{group}/namespaces/{namespace}/{plural}" if namespace else f"{group}/{plural}"
             self._lists[plural, namespace] = list((self.reader.get(path) or {}).get("items") or [])
         return self._lists[plural, namespace]
 
@@ -118,10 +120,11 @@ def _run(store: ApiStore, pod: dict[str, Any], container: dict[str, Any],
     except ConfigError as exc:
         return f"cannot start {container.get('name')}: {exc}"
     limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
+    resolve, look = guard(store, pod, resolver(store, namespace), lookup(store, namespace))
     return run_container(command=command_line(container, env), env=env,
                          files=mounted_files(store, pod, container),
                          memory_limit_mb=memory_mib(limit) if limit is not None else None,
-                         resolve=resolver(store, namespace), lookup=lookup(store, namespace),
+                         resolve=resolve, lookup=look,
                          now=START_TIME, seed=zlib.crc32(pod["metadata"]["name"].encode()), request=request)
 
 
@@ -142,6 +145,8 @@ class _Network:
     def __init__(self, store: ApiStore) -> None:
         self.store = store
         self.started: dict[str, ContainerRun | str] = {}
+        self.pods: dict[str, dict[str, Any]] = {}
+        """Service name → the pod that answered for it (the source of that service's own calls)."""
         self.depth = 0
         self.hops: list[Hop] = []
 
@@ -151,16 +156,18 @@ class _Network:
     def send(self, namespace: str, host: str, port: int, path: str, caller: str | None = None) -> tuple[int, str]:
         service = find_service(self.store, namespace, host)
         reached = service["metadata"]["name"] if service else host
-        status, body = self._deliver(namespace, service, host, port, path)
+        status, body = self._deliver(namespace, service, host, port, path, self.pods.get(caller or ""))
         self.hops.append(Hop(caller, reached, status, body))
         return status, body
 
     def _deliver(self, namespace: str, service: dict[str, Any] | None, host: str, port: int,
-                 path: str) -> tuple[int, str]:
+                 path: str, source: dict[str, Any] | None) -> tuple[int, str]:
         if service is None:
             return 0, f"{host}: Name or service not known"
         if not resolver(self.store, namespace)(host, port):
             return 0, f"{host}:{port}: Connection refused (no ready endpoint on that port)"
+        if source is not None and not network(self.store).reachable(source, host, port):
+            return 0, f"{host}:{port}: timed out (dropped by a NetworkPolicy)"
         target = self._backend(service, port)
         if isinstance(target, str):
             return 503, target
@@ -183,6 +190,7 @@ class _Network:
         pod = self.store.get("pods", namespace, address["targetRef"]["name"]) if address else None
         if pod is None:
             return f"no pod behind {name}"
+        self.pods[name] = pod
         uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
         if uid not in self.started:
             target = wanted.get("targetPort", port)

@@ -93,6 +93,8 @@ def load_app(folder: Path) -> App:
         except yaml.YAMLError as exc:
             raise TaskSpecError(f"{path}: not valid YAML: {exc}") from None
     frozen = tuple(objects)
+    from opsgym.cluster.sim.images import register_catalog
+    register_catalog(folder / "images.yaml")
     services = {o["metadata"]["name"] for o in frozen if o.get("kind") == "Deployment"}
     return App(name=str(meta.get("name", folder.name)), folder=folder, objects=frozen,
                programs_configmap=str(meta.get("programs_configmap", f"{folder.name}-programs")),

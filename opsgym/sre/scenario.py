@@ -59,8 +59,12 @@ class SREScenario:
         perturbations: perturbation objects whose ``scenario(objects)`` rewrites the rendered objects.
     """
 
-    tools = (Tool("kubectl", "kubectl VERB [TYPE] [NAME] [-n NAMESPACE] ...",
-                  "run kubectl: get, describe, logs, rollout, set, patch, scale, label, delete ..."),)
+    tools = (Tool("kubectl", "kubectl VERB [TYPE] [NAME] [-n NAMESPACE] ... [| FILTER ...]",
+                  "run kubectl (no shell): get [-w], describe, logs [-f], events, top, explain, auth can-i|whoami, "
+                  "wait, exec POD -- CMD, rollout, set, patch, scale, label, annotate, create, apply|replace|delete "
+                  "-f - <<EOF (the manifest in the action, then EOF), expose, autoscale, run, cordon, uncordon, "
+                  "drain, taint, delete (or cat <<EOF | kubectl apply -f -); pipe the output to grep, head, tail, "
+                  "wc, sort, uniq, cut, jq, base64 -d, column -t", aliases=("cat",)),)
 
     def __init__(self, task: TaskSpec, *, backend: str, backend_options: dict[str, Any] | None = None,
                  perturbations: list[Any] | None = None) -> None:

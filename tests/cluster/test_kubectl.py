@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opsgym.cluster.kubectl import DENIED_FLAGS, STREAMING_FLAGS, Kubectl, Rejected, parse
+from opsgym.cluster.kubectl import DENIED_FLAGS, FILE_FLAGS, Kubectl, Rejected, parse
 from opsgym.cluster.pflag import parse_args, resolve
 from opsgym.errors import BackendUnavailableError
 
@@ -137,7 +137,7 @@ def test_rollout_status_never_watches(action):
 @pytest.mark.parametrize("action, says", [
     ("kubectl get pods; rm -rf /", "shell syntax"),
     ("kubectl get pods && rm -rf /", "shell syntax"),
-    ("kubectl get pods | sh", "shell syntax"),
+    ("kubectl get pods | sh", "'sh' is not available: pipes go only to these filters"),
     ("kubectl get pods > /tmp/out", "shell syntax"),
     ("kubectl get pods < /etc/passwd", "shell syntax"),
     ("kubectl get pods &", "shell syntax"),
@@ -153,17 +153,14 @@ def test_rollout_status_never_watches(action):
     ("kubectl get pods --as system:admin", "--as is not allowed"),
     ("kubectl get pods --insecure-skip-tls-verify", "not allowed"),
     ("kubectl get pods -v=9", "not allowed"),
-    ("kubectl get pods -w", "no watching"),
-    ("kubectl get pods --watch", "no watching"),
-    ("kubectl logs -f cart-1", "no watching"),
-    ("kubectl delete -f pods.yaml", "no watching"),
-    ("kubectl exec -it cart-1 -- sh", "kubectl exec is not available"),
+    ("kubectl delete -f pods.yaml", "-f pods.yaml reads a file or URL"),
+    ("kubectl debug cart-1 -it --image=busybox", "kubectl debug is not available"),
     ("kubectl port-forward svc/cart 8080", "kubectl port-forward is not available"),
     ("kubectl attach cart-1", "kubectl attach is not available"),
     ("kubectl edit deploy cart", "kubectl patch"),
-    ("kubectl create configmap x --from-literal=a=b", "kubectl create is not available"),
-    ("kubectl apply -f x.yaml", "manifest file"),
-    ("kubectl explain pods", "kubectl explain is not available"),
+    ("kubectl create token default", "kubectl create token is not available"),
+    ("kubectl apply -f x.yaml", "as a heredoc"),
+    ("kubectl proxy", "kubectl proxy is not available"),
     ("kubectl config view", "kubeconfig is fixed"),
     ("kubectl frobnicate", "not supported; available verbs"),
     ("kubectl rollout explode deploy/cart", "kubectl rollout supports"),
@@ -206,11 +203,15 @@ def test_generated_commands_are_either_rejected_or_safe(verb, words):
     except Rejected as exc:
         assert str(exc)
         return
-    assert command.argv[0] in {"get", "describe", "logs", "delete", "scale", "patch", "set", "rollout", "label", "top"}
+    assert command.argv[0] in {"get", "describe", "logs", "delete", "scale", "patch", "set", "rollout", "label", "top",
+                               "exec", "apply"}
     assert command.cls in ("read", "mutate", "destructive")
     kubectl_sees, words, rest = resolve(command.argv)  # read back as kubectl will read it
     _, uses = parse_args(kubectl_sees, rest)
-    assert not {u.flag.name for u in uses} & (DENIED_FLAGS | STREAMING_FLAGS)
+    assert not {u.flag.name for u in uses} & DENIED_FLAGS
+    for use in uses:  # a file reaches kubectl only as the action's own heredoc on -f -
+        assert use.flag.name not in FILE_FLAGS or (use.flag.name, use.value, command.stdin is not None) == (
+            "filename", "-", True)
 
 
 @settings(max_examples=500, deadline=None)
@@ -264,7 +265,7 @@ def test_a_failing_command_is_an_observation_not_an_exception(fake_kubectl, tmp_
 
 
 def test_a_rejected_action_costs_no_time_and_says_why(fake_kubectl, tmp_path):
-    result = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl), sandbox=False).run("kubectl get pods | sh")
+    result = Kubectl(tmp_path / "kubeconfig", binary=str(fake_kubectl), sandbox=False).run("kubectl get pods; id")
     assert (result.cls, result.ok, result.sim_cost_s) == ("invalid", False, 0.0)
     assert result.observation.startswith("Invalid action: shell syntax")
 
@@ -293,3 +294,235 @@ def test_the_default_namespace_comes_from_the_kubeconfig_context(fake_kubectl, t
 def test_a_missing_binary_is_an_infrastructure_error(tmp_path):
     with pytest.raises(BackendUnavailableError, match="not on PATH"):
         Kubectl(tmp_path / "kubeconfig", binary="no-such-kubectl-binary")
+
+
+# ---------------------------------------------------------------------------------------- #17: the wider action surface
+MANIFEST = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-heredoc\ndata:\n"
+            "  greeting: \"hi | there; $(id)\"\n")
+
+
+@pytest.mark.parametrize("action", [
+    f"kubectl apply -f - -n default <<EOF\n{MANIFEST}EOF",
+    f"kubectl apply -f - <<'EOF'\n{MANIFEST}EOF\n",
+    f"cat <<EOF | kubectl apply -f -\n{MANIFEST}EOF",
+    f"kubectl apply -f- <<-END\n\t{MANIFEST.replace(chr(10), chr(10) + chr(9))}END",
+])
+def test_a_heredoc_manifest_is_applied_as_written(sim_cluster, action):
+    kubectl = Kubectl(sim_cluster.kubeconfig)
+    result = kubectl.run(action)
+    assert result.ok, result.observation
+    assert result.observation == "configmap/from-heredoc created\n"
+    assert (result.cls, [(t.kind, t.name, t.namespace) for t in result.targets]) == (
+        "mutate", [("ConfigMap", "from-heredoc", "default")])
+    assert result.detail["stdin"]["heredoc"] in ("EOF", "END")
+    seen = kubectl.run("kubectl get cm from-heredoc -o jsonpath={.data.greeting}")
+    assert seen.observation == "hi | there; $(id)", "nothing in a heredoc is expanded or run"
+
+
+def test_replace_and_delete_read_the_heredoc_too(sim_cluster):
+    kubectl = Kubectl(sim_cluster.kubeconfig)
+    assert kubectl.run(f"kubectl create -f - <<EOF\n{MANIFEST}EOF").ok
+    replaced = kubectl.run(f"kubectl replace -f - <<EOF\n{MANIFEST.replace('hi', 'bye')}EOF")
+    assert replaced.observation == "configmap/from-heredoc replaced\n" and replaced.cls == "mutate"
+    deleted = kubectl.run(f"kubectl delete -f - <<EOF\n{MANIFEST}EOF")
+    assert deleted.ok and deleted.cls == "destructive"
+    assert [(t.kind, t.name) for t in deleted.targets] == [("ConfigMap", "from-heredoc")]
+
+
+def test_the_heredoc_is_kubectls_stdin_and_nothing_else_is(fake_kubectl, tmp_path):
+    reader = tmp_path / "kubectl-stdin"
+    reader.write_text(FAKE_KUBECTL.replace('"pgid"', '"stdin": sys.stdin.read(), "pgid"').format(python=sys.executable))
+    reader.chmod(reader.stat().st_mode | stat.S_IEXEC)
+    kubectl = Kubectl(tmp_path / "kubeconfig", binary=str(reader), sandbox=False)
+    seen = json.loads(kubectl.run(f"kubectl apply -f - <<EOF\n{MANIFEST}EOF").observation)
+    assert (seen["stdin"], seen["argv"]) == (MANIFEST, ["apply", "-f", "-"])
+    assert json.loads(kubectl.run("kubectl get pods").observation)["stdin"] == "", "no heredoc: an empty stdin"
+
+
+@pytest.mark.parametrize("action, says", [
+    ("kubectl apply -f -", "-f - reads the manifest from standard input, which an action has only as a heredoc"),
+    ("kubectl apply -f /etc/passwd", "-f /etc/passwd reads a file or URL"),
+    ("kubectl apply -f http://10.0.0.1/x.yaml", "reads a file or URL"),
+    ("kubectl apply --filename=/etc/passwd", "reads a file or URL"),
+    ("kubectl apply -f/etc/passwd", "reads a file or URL"),
+    (f"kubectl apply -f /etc/passwd <<EOF\n{MANIFEST}EOF", "reads a file or URL"),
+    (f"kubectl apply -f - -f /etc/passwd <<EOF\n{MANIFEST}EOF", "reads a file or URL"),
+    ("kubectl apply -k /etc", "-k reads files"),
+    (f"kubectl apply -R -f - <<EOF\n{MANIFEST}EOF", "-R reads files"),
+    ("kubectl create configmap x --from-file=/etc/passwd", "--from-file reads files"),
+    ("kubectl create configmap x --from-env-file=/proc/self/environ", "--from-env-file reads files"),
+    ("kubectl create secret generic x --from-file=key=/root/.ssh/id_rsa", "--from-file reads files"),
+    ("kubectl create secret tls x --cert=/etc/ssl/a.crt --key=/etc/ssl/a.key", "kubectl create secret tls is not"),
+    ("kubectl create token default", "tokens are credentials"),
+    ("kubectl create --edit -f - <<EOF\nkind: x\nEOF", "--edit reads files"),
+    ("kubectl exec -f - x -- id <<EOF\nkind: x\nEOF", "-f - is not supported here"),
+    (f"kubectl get pods <<EOF\n{MANIFEST}EOF", "the heredoc is kubectl's standard input, which only -f - reads"),
+    (f"kubectl apply -f - <<EOF\n{MANIFEST}", "the heredoc is not closed"),
+    (f"kubectl apply -f - <<EOF\n{MANIFEST}EOF\nkubectl delete ns shop", "nothing may follow the heredoc"),
+    (f"kubectl apply -f - <<EOF <<END\n{MANIFEST}EOF", "one delimiter"),
+    (f"kubectl apply -f - --kubeconfig=/root/.kube/config <<EOF\n{MANIFEST}EOF", "--kubeconfig is not allowed"),
+    (f"kubectl create --raw /api/v1/namespaces/x/pods -f - <<EOF\n{MANIFEST}EOF", "--raw is only read here"),
+    ("cat /etc/passwd | kubectl apply -f -", "cat only passes a heredoc"),
+    (f"cat <<EOF | kubectl apply -f - <<END\n{MANIFEST}EOF", "one delimiter"),
+    ("kubectl edit deploy cart -n shop", "`kubectl patch TYPE NAME -p '...'`, `kubectl set env|image|resources`, or "
+                                         "`kubectl apply -f - <<EOF`"),
+    ("kubectl port-forward svc/cart 8080:8080", "kubectl exec POD -- wget"),
+    ("kubectl cp cart-1:/etc/x /tmp/x", "kubectl exec POD -- cat PATH"),
+    ("kubectl attach cart-1 -it", "kubectl logs POD"),
+    ("kubectl proxy --port=8001", "kubectl get --raw PATH"),
+    ("kubectl debug cart-1 --image=busybox", "kubectl run NAME --image=busybox"),
+    ("kubectl auth reconcile -f x.yaml", "kubectl auth reconcile is not available"),
+    ("kubectl create frobnicator x", "kubectl create supports: clusterrole"),
+    ("kubectl get pods --user=admin", "--user is not allowed"),
+])
+def test_manifests_come_only_from_the_action_and_host_files_stay_unreadable(action, says):
+    with pytest.raises(Rejected) as info:
+        parse(action)
+    assert says in str(info.value)
+
+
+@pytest.mark.parametrize("action, cls, verb, expected", [
+    ("kubectl create configmap x --from-literal=a=b -n shop", "mutate", "kubectl create configmap",
+     [("ConfigMap", "x", "shop")]),
+    ("kubectl create deployment web --image=nginx --replicas=2 -n shop", "mutate", "kubectl create deployment",
+     [("Deployment", "web", "shop")]),
+    ("kubectl create secret generic s --from-literal=k=v -n shop", "mutate", "kubectl create secret generic",
+     [("Secret", "s", "shop")]),
+    ("kubectl create service clusterip web --tcp=80:8080 -n shop", "mutate", "kubectl create service clusterip",
+     [("Service", "web", "shop")]),
+    ("kubectl create namespace extra", "mutate", "kubectl create namespace", [("Namespace", "extra", "")]),
+    ("kubectl create clusterrolebinding b --clusterrole=view --user=alice", "mutate",
+     "kubectl create clusterrolebinding", [("ClusterRoleBinding", "b", "")]),
+    ("kubectl create rolebinding b --role=r --user=alice --group=devs -n shop", "mutate", "kubectl create rolebinding",
+     [("RoleBinding", "b", "shop")]),
+    ("kubectl create job once --from=cronjob/nightly -n shop", "mutate", "kubectl create job",
+     [("Job", "once", "shop")]),
+    ("kubectl create quota q --hard=pods=10 -n shop", "mutate", "kubectl create quota",
+     [("ResourceQuota", "q", "shop")]),
+    ("kubectl create priorityclass high --value=1000", "mutate", "kubectl create priorityclass",
+     [("PriorityClass", "high", "")]),
+    ("kubectl wait --for=condition=Available deploy/cart -n shop --timeout=60s", "read", "kubectl wait",
+     [("Deployment", "cart", "shop")]),
+    ("kubectl auth can-i delete pods -n shop", "read", "kubectl auth can-i", []),
+    ("kubectl auth can-i --list", "read", "kubectl auth can-i", []),
+    ("kubectl auth whoami -o yaml", "read", "kubectl auth whoami", []),
+    ("kubectl explain deploy.spec.strategy --recursive", "read", "kubectl explain", []),
+    ("kubectl events -n shop --for pod/cart-1 --types=Warning", "read", "kubectl events", []),
+    ("kubectl top pod -n shop --containers", "read", "kubectl top", [("Pod", "", "shop")]),
+    ("kubectl top node", "read", "kubectl top", [("Node", "", "")]),
+    ("kubectl cordon node-1", "mutate", "kubectl cordon", [("Node", "node-1", "")]),
+    ("kubectl uncordon node-1", "mutate", "kubectl uncordon", [("Node", "node-1", "")]),
+    ("kubectl drain node-1 --ignore-daemonsets --delete-emptydir-data", "destructive", "kubectl drain",
+     [("Node", "node-1", "")]),
+    ("kubectl drain node-1 --dry-run=server", "read", "kubectl drain", [("Node", "node-1", "")]),
+    ("kubectl taint nodes node-1 dedicated=db:NoSchedule", "mutate", "kubectl taint", [("Node", "node-1", "")]),
+    ("kubectl taint node node-1 dedicated=db:NoExecute", "destructive", "kubectl taint", [("Node", "node-1", "")]),
+    ("kubectl taint nodes node-1 dedicated:NoSchedule-", "mutate", "kubectl taint", [("Node", "node-1", "")]),
+    ("kubectl autoscale deploy cart --min=2 --max=5 --cpu-percent=80 -n shop", "mutate", "kubectl autoscale",
+     [("Deployment", "cart", "shop")]),
+    ("kubectl expose deploy cart --port=80 --target-port=8080 -n shop", "mutate", "kubectl expose",
+     [("Deployment", "cart", "shop")]),
+    ("kubectl run dbg --image=busybox --restart=Never -n shop -- wget -qO- http://cart:8080", "mutate", "kubectl run",
+     [("Pod", "dbg", "shop")]),
+    ("kubectl exec cart-1 -n shop -- env", "read", "kubectl exec", [("Pod", "cart-1", "shop")]),
+    ("kubectl exec deploy/cart -n shop -c cart -- cat /config/app.yaml", "read", "kubectl exec",
+     [("Deployment", "cart", "shop")]),
+    ("kubectl exec cart-1 -n shop -- sh -c 'nslookup kv && wget -qO- http://kv:6379'", "read", "kubectl exec",
+     [("Pod", "cart-1", "shop")]),
+    ("kubectl exec cart-1 -n shop -- sh -c 'echo x > /tmp/f'", "mutate", "kubectl exec", [("Pod", "cart-1", "shop")]),
+    ("kubectl exec cart-1 -n shop -- redis-cli FLUSHALL", "mutate", "kubectl exec", [("Pod", "cart-1", "shop")]),
+    ("kubectl exec kv-1 -n shop -- redis-cli GET k", "read", "kubectl exec", [("Pod", "kv-1", "shop")]),
+    ("kubectl exec cart-1 -n shop -- kill 1", "destructive", "kubectl exec", [("Pod", "cart-1", "shop")]),
+    ("kubectl exec cart-1 -n shop -- sh -c 'ls; rm -rf /data'", "destructive", "kubectl exec",
+     [("Pod", "cart-1", "shop")]),
+    ("kubectl apply -f - --prune -l app=x <<EOF\nkind: ConfigMap\nmetadata: {name: a}\nEOF", "destructive",
+     "kubectl apply", [("ConfigMap", "a", "default")]),
+    ("kubectl replace --force -f - <<EOF\nkind: Pod\nmetadata: {name: p, namespace: shop}\nEOF", "destructive",
+     "kubectl replace", [("Pod", "p", "shop")]),
+    ("kubectl apply -f - <<EOF\nkind: List\nitems:\n- {kind: Namespace, metadata: {name: a}}\n"
+     "- {kind: Service, metadata: {name: b}}\nEOF", "mutate", "kubectl apply",
+     [("Namespace", "a", ""), ("Service", "b", "default")]),
+    ("kubectl apply --server-side --force-conflicts -f - <<EOF\n---\nkind: Secret\nmetadata: {name: s}\n---\nEOF",
+     "mutate", "kubectl apply", [("Secret", "s", "default")]),
+    ("kubectl get pods -n shop -w", "read", "kubectl get", [("Pod", "", "shop")]),
+    ("kubectl logs -f deploy/cart -n shop", "read", "kubectl logs", [("Deployment", "cart", "shop")]),
+])
+def test_the_new_verbs_are_classified_and_targeted(action, cls, verb, expected):
+    command = parse(action)
+    assert (command.cls, command.verb) == (cls, verb)
+    assert [(t.kind, t.name, t.namespace) for t in command.targets] == expected
+
+
+@pytest.mark.parametrize("action, argv, notice", [
+    ("kubectl exec -it cart-1 -n shop -- sh -c 'env'", ["exec", "-it", "cart-1", "-n", "shop", "--stdin=false",
+                                                        "--tty=false", "--", "sh", "-c", "env"], "without standard"),
+    ("kubectl exec cart-1 -i -- env", ["exec", "cart-1", "-i", "--stdin=false", "--", "env"], "--stdin=false"),
+    ("kubectl run dbg -it --rm --image=busybox --restart=Never -- sh", [
+        "run", "dbg", "-it", "--rm", "--image=busybox", "--restart=Never", "--rm=false", "--stdin=false",
+        "--tty=false", "--", "sh"], "kubectl logs NAME"),
+])
+def test_there_is_no_terminal_so_exec_and_run_turn_theirs_off(action, argv, notice):
+    command = parse(action)
+    assert command.argv == argv and command.detail["argv"] == argv
+    assert notice in command.notices[0]
+    kubectl_sees, _, rest = resolve(command.argv)  # the inserted flags are still flags, and they win
+    _, uses = parse_args(kubectl_sees, rest)
+    last = {u.flag.name: u.value for u in uses}
+    assert all(last.get(name, "false") == "false" for name in ("stdin", "tty", "rm"))
+
+
+SLOW_KUBECTL = """#!{python}
+import sys, time
+print("first line", flush=True)
+time.sleep(60)
+print("never")
+"""
+
+
+@pytest.fixture
+def slow_kubectl(tmp_path: Path) -> Path:
+    binary = tmp_path / "kubectl"
+    binary.write_text(SLOW_KUBECTL.format(python=sys.executable))
+    binary.chmod(binary.stat().st_mode | stat.S_IEXEC)
+    return binary
+
+
+@pytest.mark.parametrize("action", ["kubectl logs -f cart-1 -n shop", "kubectl get pods -n shop -w",
+                                    "kubectl get pods -w | grep line", "kubectl events -n shop --watch"])
+def test_a_stream_is_stopped_when_the_actions_time_is_up_and_keeps_what_it_printed(slow_kubectl, tmp_path, action):
+    kubectl = Kubectl(tmp_path / "kubeconfig", binary=str(slow_kubectl), sandbox=False, stream_s=1)
+    result = kubectl.run(action)
+    assert result.observation.startswith("first line\n")
+    assert "never" not in result.observation
+    assert "(stopped after 1 s: a stream runs until the action's time runs out" in result.observation
+    assert result.ok and result.detail["exit_code"] is None
+
+
+def test_a_command_that_does_not_finish_in_time_is_stopped_and_says_so(slow_kubectl, tmp_path):
+    kubectl = Kubectl(tmp_path / "kubeconfig", binary=str(slow_kubectl), sandbox=False, timeout_s=1, stream_s=5)
+    result = kubectl.run("kubectl wait --for=condition=Ready pod/x -n shop --timeout=10m")
+    assert result.observation.startswith("first line\n") and "kubectl did not finish before" in result.observation
+    assert (result.ok, result.error, kubectl.stream_s) == (False, "timeout", 1)
+
+
+def test_the_new_verbs_reach_the_embedded_cluster_through_the_sandbox(sim_cluster):
+    """Where the simulator already serves them: create (protobuf bodies), wait, exec, auth, explain, cordon, taint,
+    expose, autoscale and a filtered read, each as one action through the agent's sandboxed kubectl."""
+    kubectl = Kubectl(sim_cluster.kubeconfig)
+    steps = [
+        ("kubectl create deployment web --image=nginx --replicas=1", "deployment.apps/web created\n"),
+        ("kubectl create configmap settings --from-literal=mode=fast", "configmap/settings created\n"),
+        ("kubectl wait --for=condition=Available deploy/web --timeout=60s", "deployment.apps/web condition met\n"),
+        ("kubectl exec -it deploy/web -- env | grep -c '^HOSTNAME='", "1\n"),
+        ("kubectl auth can-i get pods", "yes\n"),
+        ("kubectl explain deploy.spec.replicas | grep -c 'FIELD: replicas'", "1\n"),
+        ("kubectl cordon node-1", "node/node-1 cordoned\n"),
+        ("kubectl taint nodes node-2 dedicated=db:NoSchedule", "node/node-2 tainted\n"),
+        ("kubectl expose deploy web --port=80", "service/web exposed\n"),
+        ("kubectl autoscale deploy web --min=1 --max=3", "horizontalpodautoscaler.autoscaling/web autoscaled\n"),
+        ("kubectl get cm settings -o json | jq -r .data.mode", "fast\n"),
+    ]
+    for action, expected in steps:
+        result = kubectl.run(action)
+        assert result.observation.startswith(expected), (action, result.observation)
+        sim_cluster.advance(10)

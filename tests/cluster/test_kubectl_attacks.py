@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsgym.cluster.kubectl import DENIED_FLAGS, FILE_OUTPUTS, STREAMING_FLAGS, Rejected, parse
+from opsgym.cluster.kubectl import DENIED_FLAGS, FILE_FLAGS, FILE_OUTPUTS, Rejected, parse
 from opsgym.cluster.pflag import parse_args, resolve, table
 
 SHADOW = "/etc/shadow"
@@ -43,7 +43,7 @@ def _placements(spelling: str) -> list[str]:
 def _denied_cases() -> list[str]:
     flags = table().commands["get"].flags
     cases = []
-    for name in sorted((DENIED_FLAGS | STREAMING_FLAGS) & set(flags)):
+    for name in sorted((DENIED_FLAGS | FILE_FLAGS) & set(flags)):
         flag = flags[name]
         for spelling in _spellings(name, flag.short, flag.kind, _value_for(name)):
             cases += _placements(spelling)
@@ -92,7 +92,7 @@ def test_every_spelling_of_a_file_reading_output_is_refused(action):
                                     f"kubectl get -- pods -ojsonpath-file={SHADOW}"])
 def test_after_a_double_dash_flags_are_names_and_kubectl_reads_them_so(action):
     command = parse(action)
-    assert not set(_kubectl_reads(command.argv)) & (DENIED_FLAGS | STREAMING_FLAGS | {"output"})
+    assert not set(_kubectl_reads(command.argv)) & (DENIED_FLAGS | FILE_FLAGS | {"output"})
 
 
 @pytest.mark.parametrize("action", ["kubectl get pods --frobnicate", "kubectl get pods -Z", "kubectl get pods -Az",
@@ -160,5 +160,52 @@ def test_reading_secret_data_is_noted_however_it_is_asked(action):
                                     "kubectl get --raw '/api/v1/pods?watch=true'", "kubectl get --raw /api pods",
                                     "kubectl patch --raw /api/v1/namespaces/x"])
 def test_raw_requests_that_name_no_object_or_would_block_are_refused(action):
+    with pytest.raises(Rejected):
+        parse(action)
+
+
+def _file_flag_cases() -> list[str]:
+    """Every spelling of every file-reading flag of the commands that now read a manifest, each with a heredoc
+    present (so ``-f -`` is available and the agent tries to get a path in beside it)."""
+    cases = []
+    for path in ("apply", "create", "replace", "delete"):
+        flags = table().commands[path].flags
+        for name in sorted(FILE_FLAGS & set(flags)):
+            flag = flags[name]
+            for spelling in _spellings(name, flag.short, flag.kind, SHADOW):
+                for form in (f"kubectl {path} {spelling} <<EOF\nkind: x\nEOF",
+                             f"kubectl {path} -f - {spelling} <<EOF\nkind: x\nEOF",
+                             f"cat <<EOF | kubectl {spelling} {path} -f -\nkind: x\nEOF"):
+                    cases.append(form)
+    return cases
+
+
+@pytest.mark.parametrize("action", _file_flag_cases())
+def test_a_heredoc_never_opens_a_way_to_a_host_file(action):
+    with pytest.raises(Rejected):
+        parse(action)
+
+
+@pytest.mark.parametrize("action", [
+    "kubectl exec cart-1 -- sh <<EOF\ncat /etc/shadow\nEOF",
+    "kubectl run x --image=busybox -i -- sh <<EOF\nid\nEOF",
+    "kubectl get pods -o name | grep x <<EOF\n/etc/shadow\nEOF",
+    "kubectl apply -f - <<EOF\nkind: x\nEOF\ncat /etc/shadow",
+    "kubectl apply -f - <<EOF\nkind: x\nEOF; cat /etc/shadow",
+    "kubectl get pods | grep -f /etc/shadow x",
+    "kubectl get pods | grep --file=/etc/shadow",
+    "kubectl get pods | jq --rawfile x /etc/shadow .",
+    "kubectl get pods | jq --slurpfile x /etc/shadow .",
+    "kubectl get pods | jq -L /etc 'include \"passwd\"; .'",
+    "kubectl get pods | jq --from-file /etc/shadow",
+    "kubectl get pods | cut -f1 - /etc/shadow",
+    "kubectl get pods | uniq - /tmp/out",
+    "kubectl get pods | sort -o /tmp/out",
+    "kubectl get pods | sort --files0-from=/etc/shadow",
+    "kubectl get pods | base64 -d - /etc/shadow",
+    "kubectl get pods | /bin/sh -c id",
+    "kubectl get pods | ./kubectl get secrets",
+])
+def test_neither_kubectl_nor_a_filter_gets_another_input_than_the_action_gives(action):
     with pytest.raises(Rejected):
         parse(action)

@@ -67,3 +67,25 @@ def test_the_red_teams_steps_are_invalid_actions(env, action):
     observation, _, terminated, truncated, info = env.step(action)
     assert observation.startswith("Invalid action") and "root:" not in observation
     assert not (terminated or truncated)
+
+
+def test_help_lists_the_new_verbs_and_the_filters(env):
+    env.reset(seed=0)
+    shown = env.step("help")[0]
+    for word in ("create", "apply|replace|delete -f - <<EOF", "exec POD -- CMD", "auth can-i", "explain", "wait",
+                 "drain", "taint", "cordon", "logs [-f]", "get [-w]", "events", "top", "expose", "autoscale", "run",
+                 "grep", "head", "tail", "wc", "sort", "uniq", "cut", "jq", "base64 -d", "cat <<EOF | kubectl apply"):
+        assert word in shown, word
+
+
+def test_a_heredoc_and_a_pipe_work_as_episode_steps(env):
+    env.reset(seed=0)
+    namespace = env.unwrapped._scenario.episode.namespace
+    manifest = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: notes\n  namespace: {namespace}\ndata:\n  a: b\n"
+    applied = env.step(f"cat <<EOF | kubectl apply -f -\n{manifest}EOF")[0]
+    assert applied == "configmap/notes created\n"
+    counted = env.step(f"kubectl get cm -n {namespace} -o name | grep -c notes")[0]
+    assert counted == "1\n"
+    record = env.unwrapped._actions[-1]
+    assert record.detail["pipeline"] == [{"filter": "grep", "args": ["-c", "notes"]}]
+    assert [(t.kind, t.namespace) for t in record.targets] == [("ConfigMap", namespace)]

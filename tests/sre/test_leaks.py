@@ -49,3 +49,24 @@ def test_the_faulty_objects_keep_no_trace_of_the_value_before_the_fault(scenario
                     or f'"{v["key"]}":"{good}"' in str(o["metadata"].get("annotations"))]
     else:
         assert not [o["metadata"]["name"] for o in owned if good in yaml.safe_dump(o)]
+
+
+AGENT_READS = ("kubectl get all,cm,secrets,ns,sa,ev -A -o yaml --show-managed-fields", "kubectl events -A",
+               "kubectl describe ns", "kubectl describe deploy -A", "kubectl get nodes -o yaml",
+               "kubectl get ns --show-labels")
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_nothing_an_agent_can_read_names_the_task_or_its_fault(scenarios, task_id):
+    """#17 part 10: after a reset, no label, annotation, managed field, last-applied configuration or event holds
+    the task id, its folder's fault name, its title or an ``opsgym.io/task`` marker."""
+    scenario = scenarios[task_id]
+    scenario.reset(0)
+    task = TASKS[task_id]
+    results = [scenario.kubectl.run(action) for action in AGENT_READS]
+    assert all(r.ok for r in results), [r.observation[:300] for r in results if not r.ok]
+    text = "\n".join(r.observation for r in results)
+    assert "kube-system" in text and "last-applied" not in text  # the dump is whole and the loader applies nothing
+    fault_name = task.path.name.split("-", 2)[-1]  # sre-1-bad-configmap-value -> bad-configmap-value
+    for secret in (task_id, task_id.lower(), "SRE-", "opsgym.io/task", task.title, fault_name, task.path.name):
+        assert secret not in text, secret

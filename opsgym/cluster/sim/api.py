@@ -13,6 +13,10 @@ from opsgym.cluster.sim.patch import apply_patch
 from opsgym.cluster.sim.schema import decode
 from opsgym.cluster.sim.selectors import field_selector, label_selector
 from opsgym.cluster.sim.status import ApiError, status_object
+from opsgym.cluster.sim.storage_kinds import admit as admit_storage
+from opsgym.cluster.sim.system import draw_suffix, draw_uid, mount_token
+from opsgym.cluster.sim.workload_specs import KINDS as WORKLOAD_KINDS
+from opsgym.cluster.sim.workload_specs import prepare_job
 from opsgym.k8s.kinds import Kind
 from opsgym.k8s.selectors import selector_string
 
@@ -122,14 +126,19 @@ class Api:
         for key in SERVER_FIELDS:
             meta.pop(key, None)
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + self.engine.random_suffix()
+            meta["name"] = meta["generateName"] + draw_suffix(self.engine, rt.plural, meta)
         self._check_namespace(rt, namespace, meta.get("name") or "")
         if meta.get("name") and self.store.get(rt.plural, meta.get("namespace", ""), meta["name"]):
             raise ApiError.already_exists(rt.qualified, meta["name"], rt.group)
         apply_defaults(rt, obj)
+        warnings += self.engine.policy.admit(rt, obj, dry_run)
         validate(rt, obj)
         self._reset_status(rt, obj)
-        meta["uid"] = self.engine.uid()
+        admit_storage(self.engine, rt.plural, obj)
+        meta["uid"] = draw_uid(self.engine, rt.plural, meta)
+        mount_token(self.engine, rt.plural, obj)
+        if rt.plural == "jobs":
+            prepare_job(obj)
         meta["creationTimestamp"] = self.engine.stamp()
         if rt.generation:
             meta["generation"] = 1
@@ -143,7 +152,7 @@ class Api:
     def _reset_status(self, rt: Kind, obj: Obj) -> None:
         if rt.plural == "pods":
             obj["status"] = {"phase": "Pending", "qosClass": _qos(obj["spec"])}
-        elif rt.plural in ("deployments", "replicasets", "ingresses"):
+        elif rt.plural in ("deployments", "replicasets", "ingresses", *WORKLOAD_KINDS):
             obj["status"] = {}
 
     # ------------------------------------------------------------------------------------------------ update
@@ -179,6 +188,7 @@ class Api:
         self._stamp_restart(obj, old)
         apply_defaults(rt, obj)
         validate(rt, obj, old)
+        self.engine.policy.check_update(rt, obj)
         if rt.generation and obj.get("spec") != old.get("spec"):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
         meta["resourceVersion"] = old["metadata"]["resourceVersion"]

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 from opsgym.cluster.sim.kinds import RESOURCES, lookup
 from opsgym.cluster.sim.slices import MANAGED_BY, endpoint_slices
 from opsgym.cluster.sim.store import revised
-from opsgym.k8s.quantity import quantity_or
-from opsgym.k8s.selectors import Selector
+from opsgym.cluster.sim.system import publish_root_ca
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -50,15 +49,6 @@ def set_condition(conditions: list[Obj], kind: str, status: str, now: str, reaso
     conditions.append(cond)
 
 
-def _requests(pod: Obj) -> tuple[float, float]:
-    cpu = mem = 0.0
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        requests = (c.get("resources") or {}).get("requests") or {}
-        cpu += quantity_or(requests.get("cpu", 0), 0.0)
-        mem += quantity_or(requests.get("memory", 0), 0.0)
-    return cpu, mem
-
-
 ENDPOINT_INPUTS = ("services", "pods", "endpoints", "endpointslices")
 """Everything the Endpoints controller reads: with none of it written, a pass would write nothing."""
 
@@ -71,11 +61,13 @@ class CoreControllers:
         self.store = engine.store
         self._endpoints_seen: tuple[int, ...] | None = None
         self._slices_written: dict[tuple[str, str], tuple[Any, dict[tuple[str, str], str]]] = {}
+        from opsgym.cluster.sim.scheduler import Scheduler
+        self.scheduler = Scheduler(engine)
 
     def run(self) -> None:
         self.namespaces()
         self.garbage_collect()
-        self.schedule()
+        self.scheduler.run()
 
     # ------------------------------------------------------------------------------------------------ namespaces
     def namespaces(self) -> None:
@@ -84,6 +76,7 @@ class CoreControllers:
             if not ns["metadata"].get("deletionTimestamp"):
                 if self.store.get("serviceaccounts", name, "default") is None:
                     self.engine.api.create(lookup("serviceaccounts"), name, {"metadata": {"name": "default"}})
+                publish_root_ca(self.engine, name)
                 continue
             remaining = 0
             for rt in NAMESPACED:
@@ -96,64 +89,6 @@ class CoreControllers:
                         self.store.remove(rt.plural, name, obj["metadata"]["name"])
             if remaining == 0 and not ns["metadata"].get("finalizers"):
                 self.store.remove("namespaces", "", name)
-
-    # ------------------------------------------------------------------------------------------------ scheduler
-    def schedule(self) -> None:
-        pods = self.store.items("pods")
-        pending = [pod for pod in pods if not (pod.get("spec") or {}).get("nodeName") and not
-                   pod["metadata"].get("deletionTimestamp") and
-                   (pod.get("spec") or {}).get("schedulerName", "default-scheduler") == "default-scheduler"]
-        if not pending:  # most passes: every pod is bound, so the nodes' load need not be added up
-            return
-        nodes = [n for n in self.store.items("nodes") if not (n.get("spec") or {}).get("unschedulable")]
-        load: dict[str, list[Obj]] = {n["metadata"]["name"]: [] for n in nodes}
-        for pod in pods:
-            node = (pod.get("spec") or {}).get("nodeName")
-            if node in load and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
-                load[node].append(pod)
-        for pod in pending:
-            node, why = self._pick(pod, nodes, load)
-            fresh = copy.deepcopy(pod)
-            conditions = fresh.setdefault("status", {}).setdefault("conditions", [])
-            if node is None:
-                old: Obj = next((c for c in conditions if c["type"] == "PodScheduled"), {})
-                if old.get("message") != why:
-                    set_condition(conditions, "PodScheduled", "False", self.engine.stamp(), "Unschedulable", why)
-                    self.store.put("pods", fresh)
-                    self.engine.events.emit(fresh, "Warning", "FailedScheduling", why, "default-scheduler")
-                continue
-            fresh["spec"]["nodeName"] = node
-            set_condition(conditions, "PodScheduled", "True", self.engine.stamp())
-            load[node].append(fresh)
-            self.store.put("pods", fresh)
-            self.engine.events.emit(fresh, "Normal", "Scheduled", f"Successfully assigned "
-                                    f"{fresh['metadata']['namespace']}/{fresh['metadata']['name']} to {node}",
-                                    "default-scheduler")
-
-    def _pick(self, pod: Obj, nodes: list[Obj], load: dict[str, list[Obj]]) -> tuple[str | None, str]:
-        selector = Selector.from_object((pod.get("spec") or {}).get("nodeSelector"))
-        cpu, mem = _requests(pod)
-        reasons: dict[str, int] = {}
-        fits = []
-        for node in nodes:
-            labels = node["metadata"].get("labels") or {}
-            allocatable = (node.get("status") or {}).get("allocatable") or {}
-            used = [_requests(p) for p in load[node["metadata"]["name"]]]
-            if not selector.matches(labels):
-                reasons["node(s) didn't match Pod's node affinity/selector"] = reasons.get(
-                    "node(s) didn't match Pod's node affinity/selector", 0) + 1
-            elif mem + sum(u[1] for u in used) > quantity_or(allocatable.get("memory", "0"), 0.0):
-                reasons["Insufficient memory"] = reasons.get("Insufficient memory", 0) + 1
-            elif cpu + sum(u[0] for u in used) > quantity_or(allocatable.get("cpu", "0"), 0.0):
-                reasons["Insufficient cpu"] = reasons.get("Insufficient cpu", 0) + 1
-            else:
-                fits.append(node["metadata"]["name"])
-        if fits:
-            return min(fits, key=lambda n: (len(load[n]), n)), ""
-        detail = ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
-        return None, (f"0/{len(nodes)} nodes are available: {detail}. preemption: 0/{len(nodes)} nodes are "
-                      "available: " + (f"{len(nodes)} No preemption victims found for incoming pod."
-                                       if nodes else "no nodes available to schedule pods."))
 
     # ------------------------------------------------------------------------------------------------ GC
     def garbage_collect(self) -> None:

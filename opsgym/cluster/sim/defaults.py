@@ -12,7 +12,14 @@ import binascii
 import re
 from typing import Any
 
+from opsgym.cluster.sim.admission import policy_defaults
+from opsgym.cluster.sim.disruption import ERRORS as BUDGET_ERRORS
+from opsgym.cluster.sim.hpa_spec import hpa_defaults, hpa_errors
 from opsgym.cluster.sim.status import ApiError, FieldError
+from opsgym.cluster.sim.storage_kinds import DEFAULTS as STORAGE_DEFAULTS
+from opsgym.cluster.sim.storage_kinds import ERRORS as STORAGE_ERRORS
+from opsgym.cluster.sim.workload_specs import KINDS as WORKLOAD_KINDS
+from opsgym.cluster.sim.workload_specs import default_kind, immutable_errors, validate_kind
 from opsgym.k8s.kinds import Kind
 from opsgym.k8s.quantity import quantity_or
 from opsgym.k8s.selectors import matches_selector
@@ -150,6 +157,17 @@ def apply_defaults(rt: Kind, obj: dict[str, Any]) -> None:
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj.setdefault("status", {}).setdefault("phase", "Active")
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+    elif rt.plural == "horizontalpodautoscalers":
+        hpa_defaults(obj)
+    elif rt.plural in WORKLOAD_KINDS:
+        default_kind(rt.plural, obj)
+    elif rt.plural in STORAGE_DEFAULTS:
+        STORAGE_DEFAULTS[rt.plural](obj)
+    elif rt.plural in ("limitranges", "priorityclasses"):
+        policy_defaults(rt.plural, obj)
+
+
+KIND_ERRORS = {**STORAGE_ERRORS, **BUDGET_ERRORS}
 
 
 # ---------------------------------------------------------------------------------------------------- validation
@@ -332,6 +350,12 @@ def validate(rt: Kind, obj: dict[str, Any], old: dict[str, Any] | None = None) -
         errors += _workload(rt, obj)
     elif rt.plural == "services":
         errors += _service(obj)
+    elif rt.plural == "horizontalpodautoscalers":
+        errors += hpa_errors(obj)
+    elif rt.plural in KIND_ERRORS:
+        errors += KIND_ERRORS[rt.plural](obj)
+    elif rt.plural in WORKLOAD_KINDS:
+        errors += validate_kind(rt.plural, obj, old is None)
     elif rt.plural in ("configmaps", "secrets"):
         for key in list(obj.get("data") or {}) + list(obj.get("binaryData") or {}):
             if not re.match(r"^[-._a-zA-Z0-9]+$", key) or len(key) > 253:
@@ -354,6 +378,8 @@ def validate(rt: Kind, obj: dict[str, Any], old: dict[str, Any] | None = None) -
 def _immutable(rt: Kind, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     if rt.plural == "pods":
         return _pod_update(obj, old)
+    if rt.plural in WORKLOAD_KINDS:
+        return immutable_errors(rt.plural, obj, old)
     if rt.plural in ("deployments", "replicasets"):
         new_sel, old_sel = (obj.get("spec") or {}).get("selector"), (old.get("spec") or {}).get("selector")
         if new_sel != old_sel:

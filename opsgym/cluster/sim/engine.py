@@ -15,13 +15,21 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from opsgym.cluster.sim.admission import Policy
 from opsgym.cluster.sim.api import Api
+from opsgym.cluster.sim.autoscaler import Autoscaler
 from opsgym.cluster.sim.clock import DEFAULT_EPOCH, Clock, parse_time, rfc3339
 from opsgym.cluster.sim.controllers import CoreControllers
+from opsgym.cluster.sim.disruption import DisruptionController
 from opsgym.cluster.sim.events import EventRecorder
 from opsgym.cluster.sim.kinds import lookup
 from opsgym.cluster.sim.kubelet import Kubelet
+from opsgym.cluster.sim.metrics import Metrics
+from opsgym.cluster.sim.storage import StorageController
+from opsgym.cluster.sim.storage_kinds import bootstrap_storage
 from opsgym.cluster.sim.store import Snapshot, Store
+from opsgym.cluster.sim.system import bootstrap_system
+from opsgym.cluster.sim.workload_kinds import KindControllers
 from opsgym.cluster.sim.workloads import WorkloadControllers
 
 __all__ = ["Engine"]
@@ -52,9 +60,16 @@ class Engine:
         self.counters: dict[str, Any] = {"service": 10, "node_port": 30000, "event": 0, "pod_ip": {}}
         self.events = EventRecorder(self)
         self.api = Api(self)
+        self.policy = Policy(self)
         self.controllers = CoreControllers(self)
         self.workloads = WorkloadControllers(self)
+        self.kinds = KindControllers(self)
+        self.advance_target: float | None = None
+        """Where the :meth:`advance` under way ends (None between advances): a CronJob plays only its last runs."""
         self.kubelet = Kubelet(self, runner)
+        self.storage, self.disruption = StorageController(self), DisruptionController(self)
+        self.metrics = Metrics(self)
+        self.autoscaler = Autoscaler(self)
         self.skip_idle = True
         """Skip work that cannot act (reconciles of a settled cluster, see :meth:`reconcile`; Endpoints whose inputs
         did not change); False runs everything, the reference behaviour that tests and benchmarks compare against."""
@@ -137,6 +152,9 @@ class Engine:
             "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": [{"addresses": [{"ip": "172.18.0.2"}], "ports": [{"name": "https", "port": 6443,
                                                                           "protocol": "TCP"}]}]})
+        bootstrap_storage(self)
+        self.policy.bootstrap()
+        bootstrap_system(self)
 
     # ------------------------------------------------------------------------------------------------ time
     def reconcile(self) -> None:
@@ -150,7 +168,8 @@ class Engine:
         if self.skip_idle and quiet is not None and quiet[0] == self.store.state_id and self.clock.now < quiet[1]:
             return
         self._quiet = None
-        steps = (self.controllers.run, self.workloads.run, self.kubelet.sync, self.controllers.endpoints)
+        steps = (self.policy.run, self.controllers.run, self.storage.run, self.disruption.run, self.workloads.run,
+                 self.kinds.run, self.kubelet.sync, self.controllers.endpoints, self.autoscaler.run)
         for _ in range(MAX_PASSES):
             before, failed = self.store.state_id, False
             for step in steps:
@@ -167,7 +186,9 @@ class Engine:
     def _quiet_until(self) -> float:
         """When a settled cluster may act again by itself: the earliest timer or recheck of kubelet and workloads."""
         try:
-            times = [t for t in (self.kubelet.quiet_until(), self.workloads.quiet_until()) if t is not None]
+            times = [t for t in (self.kubelet.quiet_until(), self.workloads.quiet_until(), self.kinds.quiet_until(),
+                                 self.autoscaler.next_timer(),
+                                 self.controllers.scheduler.next_timer()) if t is not None]
         except Exception:  # a malformed object the controllers choke on: never skip a pass for it
             log.debug("embedded cluster: no quiet horizon", exc_info=True)
             return self.clock.now
@@ -175,12 +196,15 @@ class Engine:
 
     def next_timer(self) -> float | None:
         """The next virtual instant at which something happens by itself (a back-off expiring, a probe …)."""
-        times = [t for t in (self.kubelet.next_timer(), self.workloads.next_timer()) if t is not None]
+        times = [t for t in (self.kubelet.next_timer(), self.workloads.next_timer(), self.kinds.next_timer(),
+                             self.autoscaler.next_timer(),
+                             self.controllers.scheduler.next_timer()) if t is not None]
         return min(times) if times else None
 
     def advance(self, seconds: float) -> None:
         """Step the clock by ``seconds``, stopping at every timer on the way so events happen in order."""
         target = self.clock.now + max(0.0, float(seconds))
+        self.advance_target = target
         self.reconcile()
         for _ in range(100_000):
             when = self.next_timer()
@@ -190,13 +214,15 @@ class Engine:
             self.reconcile()
         self.clock.advance_to(target)
         self.reconcile()
+        self.advance_target = None
         self.events.expire()
 
     # ------------------------------------------------------------------------------------------------ snapshots
     def snapshot(self) -> Snapshot:
         snap = self.store.snapshot()
         snap.extra = {"now": self.clock.now, "rng": self.rng.getstate(), "counters": copy.deepcopy(self.counters),
-                      "events": dict(self.events.index), "kubelet": self.kubelet.save()}
+                      "events": dict(self.events.index), "kubelet": self.kubelet.save(),
+                      "metrics": self.metrics.save(), "autoscaler": self.autoscaler.save()}
         return snap
 
     def restore(self, snap: Snapshot) -> None:
@@ -206,3 +232,5 @@ class Engine:
         self.counters = copy.deepcopy(snap.extra["counters"])
         self.events.index = dict(snap.extra["events"])
         self.kubelet.load(snap.extra["kubelet"])
+        self.metrics.load(snap.extra["metrics"])
+        self.autoscaler.load(snap.extra["autoscaler"])

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.store import revised
+from opsgym.cluster.sim.system import event_identity
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -61,12 +62,13 @@ class EventRecorder:
             event["lastTimestamp"] = now
             store.put("events", event)
             return
-        name = f"{involved['name']}.{self.engine.event_suffix()}"
+        suffix, uid = event_identity(self.engine, namespace)
+        name = f"{involved['name']}.{suffix}"
         self.index[key] = name
         source = {"component": component} | ({"host": host} if host else {})
         store.put("events", {
             "kind": "Event", "apiVersion": "v1",
-            "metadata": {"name": name, "namespace": namespace, "uid": self.engine.uid(), "creationTimestamp": now},
+            "metadata": {"name": name, "namespace": namespace, "uid": uid, "creationTimestamp": now},
             "involvedObject": involved, "reason": reason, "message": message, "source": source,
             "firstTimestamp": now, "lastTimestamp": now, "count": count or 1, "type": kind, "eventTime": None,
             "reportingComponent": component, "reportingInstance": host,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsgym.cluster.sim import hpa_v1, metrics
 from opsgym.k8s.kinds import Kind, kind_named
 
 __all__ = ["BY_KIND", "BY_PATH", "RESOURCES", "api_group_list", "api_resource_list", "lookup"]
@@ -19,7 +20,7 @@ SERVED = ("Namespace", "Node", "Pod", "Service", "Endpoints", "ConfigMap", "Secr
           "PersistentVolumeClaim", "PersistentVolume", "ResourceQuota", "LimitRange",
           "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "HorizontalPodAutoscaler",
           "EndpointSlice", "Ingress", "IngressClass", "NetworkPolicy", "StorageClass", "PodDisruptionBudget",
-          "PriorityClass")
+          "PriorityClass", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
 """The kinds the simulator implements, in discovery order; their rows come from :mod:`opsgym.k8s.kinds`."""
 RESOURCES: tuple[Kind, ...] = tuple(kind_named(k) for k in SERVED)
 
@@ -55,6 +56,10 @@ def _subresource_entry(rt: Kind, sub: str) -> dict[str, Any]:
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:
     """``/api/v1`` or ``/apis/G/V``: the APIResourceList, or None for an unknown group/version."""
+    if (group, version) == (metrics.GROUP, metrics.VERSION):
+        return metrics.resource_list()
+    if (group, version) == ("autoscaling", "v1"):
+        return hpa_v1.resource_list()
     if (group, version) not in GROUP_VERSIONS:
         return None
     resources: list[dict[str, Any]] = []
@@ -82,6 +87,8 @@ def api_group_list() -> dict[str, Any]:
             continue
         gv = {"groupVersion": f"{group}/{version}", "version": version}
         groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+    groups.append(metrics.group_entry())
+    hpa_v1.add_version(groups)
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 

@@ -1,9 +1,11 @@
 """The simulated kubelet: starts containers by asking the workload's program what it does, then plays out exit
 codes, OOM kills, probes, restarts with the kubelet's back-off, and the Events a real node would emit.
 
-A container's behaviour comes only from its spec and program (``opsgym.runtime.sim.run_container``), never from
-its image name. Back-off follows the kubelet: the first restart is immediate, later ones wait 10 s doubling to
-5 min, and the back-off resets once a container has not crashed for 10 minutes. Programs that exit do so one
+A container's behaviour comes only from its spec and program (``opsgym.runtime.sim.run_container``; containers
+that run no program: :mod:`opsgym.cluster.sim.generic`); its image decides whether it can be pulled and started
+and, through the catalog, its default command (:mod:`opsgym.cluster.sim.images`). Back-off follows the
+kubelet: the first restart is immediate, later ones wait 10 s doubling to 5 min, and the back-off resets once a
+container has not crashed for 10 minutes. Programs that exit do so one
 virtual second after they start. Probe answers are re-asked whenever Services or Endpoints change, so a repaired
 dependency makes a waiting pod ready without a restart — but only re-asked of programs whose own lookups would now be
 answered differently (a program is a deterministic function of its inputs, its seed and those answers).
@@ -20,9 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from opsgym.cluster.sim.eviction import pressure_eviction
+from opsgym.cluster.sim.generic import runtime
+from opsgym.cluster.sim.images import PullState, container_command, ensure_image, startable
+from opsgym.cluster.sim.netpol import guard
 from opsgym.cluster.sim.podenv import (
     ConfigError,
-    command_line,
     lookup,
     missing_volumes,
     mounted_files,
@@ -32,6 +37,7 @@ from opsgym.cluster.sim.podenv import (
 from opsgym.cluster.sim.podstatus import pod_status
 from opsgym.cluster.sim.probes import probe_failure, probe_passes
 from opsgym.cluster.sim.store import revised
+from opsgym.cluster.sim.system import pod_address, test_runner
 from opsgym.k8s.quantity import memory_mib
 
 if TYPE_CHECKING:
@@ -57,10 +63,11 @@ class Instance:
     finished: float | None = None
     exit_code: int | None = None
     reason: str = ""
+    message: str = ""
     answers_since: float = 0.0
     world: Any = None
     ready: bool = False
-    consulted: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+    consulted: dict[tuple[Any, ...], bool | str] = field(default_factory=dict)
     """The name lookups and connects the program made, with the answers it got (replaced whole, never edited)."""
 
 
@@ -74,6 +81,7 @@ class ContainerRecord:
     backoff: float = 0.0
     backoff_updated: float | None = None
     wake: float | None = None
+    pull: PullState = field(default_factory=PullState)
 
 
 @dataclass
@@ -83,6 +91,8 @@ class PodRecord:
     started: float
     containers: dict[str, ContainerRecord] = field(default_factory=dict)
     mount_error: str = ""
+    evicted: tuple[float, str] | None = None
+    """When the eviction manager evicted the pod, and why (the pod's status message)."""
 
 
 def _copy_state(state: dict[str, PodRecord]) -> dict[str, PodRecord]:
@@ -100,10 +110,9 @@ def _copy_state(state: dict[str, PodRecord]) -> dict[str, PodRecord]:
         for name, crec in record.containers.items()}) for uid, record in state.items()}
 
 
-def _default_runner() -> Callable[..., Any]:
-    from opsgym.runtime.sim import run_container
-
-    return run_container
+def _lasts(run: Any) -> float:
+    """How long a process that exits runs: one virtual second, or longer when it says so (``sleep 30``)."""
+    return max(EXIT_AFTER_S, float(getattr(run, "runs_s", 0.0) or 0.0))
 
 
 class Kubelet:
@@ -116,6 +125,7 @@ class Kubelet:
         self.state: dict[str, PodRecord] = {}
         self._spec_keys: dict[int, tuple[Obj, str]] = {}
         self.rechecks: list[float] = []
+        self.pressure_wake: float | None = None
         """Instants after which the last :meth:`sync` would act differently without being woken (a failing probe's
         event count grows every period); not timers, so :meth:`Engine.advance` does not stop there."""
 
@@ -128,6 +138,7 @@ class Kubelet:
     def next_timer(self) -> float | None:
         now = self.engine.clock.now
         times = [c.wake for p in self.state.values() for c in p.containers.values() if c.wake and c.wake > now]
+        times += [self.pressure_wake] if self.pressure_wake and self.pressure_wake > now else []
         return min(times) if times else None
 
     def quiet_until(self) -> float | None:
@@ -142,7 +153,7 @@ class Kubelet:
         self.rechecks = []
         nodes = {n["metadata"]["name"]: (i, n) for i, n in enumerate(self.store.items("nodes"), start=1)}
         world = tuple((o["metadata"]["namespace"], o["metadata"]["name"], o["metadata"]["resourceVersion"])
-                      for plural in ("services", "endpoints") for o in self.store.items(plural))
+                      for plural in ("services", "endpoints", "networkpolicies") for o in self.store.items(plural))
         seen = set()
         for pod in self.store.items("pods"):
             node = (pod.get("spec") or {}).get("nodeName")
@@ -160,13 +171,14 @@ class Kubelet:
                 index, node_obj = nodes[node]
                 address = next((a["address"] for a in node_obj["status"].get("addresses") or []
                                 if a["type"] == "InternalIP"), "")
-                record = self.state[uid] = PodRecord(self.engine.pod_ip(index), address, now)
+                record = self.state[uid] = PodRecord(pod_address(self.engine, pod, index, address), address, now)
             self._step(pod, record, now, world)
             status = pod_status(pod, record, now, self.engine.stamp)
             if status != pod.get("status"):
                 self.store.put("pods", revised(pod, status=status))
         for uid in [u for u in self.state if u not in seen]:
             del self.state[uid]
+        self._evict_under_pressure(nodes, now)
 
     def _stop(self, pod: Obj) -> None:
         record = self.state.pop(pod["metadata"]["uid"], None)
@@ -184,7 +196,54 @@ class Kubelet:
         self.engine.events.emit(pod, kind, reason, message, "kubelet", spec.get("nodeName", ""),
                                 f"spec.{group}{{{container}}}" if container else "", count=count)
 
+    def _evict_under_pressure(self, nodes: dict[str, tuple[int, Obj]], now: float) -> None:
+        """The eviction manager of every node with MemoryPressure or DiskPressure (see :mod:`.eviction`)."""
+        self.pressure_wake = None
+        pressed = {name for name, (_, node) in nodes.items() if any(
+            c.get("type") in ("MemoryPressure", "DiskPressure") and c.get("status") == "True"
+            for c in (node.get("status") or {}).get("conditions") or [])}
+        if not pressed:
+            return
+        running: dict[str, list[Obj]] = {name: [] for name in pressed}
+        evicted: dict[str, list[float]] = {name: [] for name in pressed}
+        for pod in self.store.items("pods"):
+            node, record = (pod.get("spec") or {}).get("nodeName"), self.state.get(pod["metadata"]["uid"])
+            if node not in pressed or record is None or pod["metadata"].get("deletionTimestamp"):
+                continue
+            if record.evicted:
+                evicted[node].append(record.evicted[0])
+            elif (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                running[node].append(pod)
+
+        def usage(pod: Obj, container: Obj) -> float:
+            crec = self.state[pod["metadata"]["uid"]].containers.get(container["name"])
+            inst = crec.current if crec else None
+            live = inst is not None and inst.finished is None
+            return float(getattr(inst.run, "memory_mb", 0) or 0) * 2**20 if live and inst else 0.0
+
+        for name in sorted(pressed):
+            wake, verdict = pressure_eviction(nodes[name][1], running[name], usage, evicted[name], now)
+            if wake is not None:
+                self.pressure_wake = min(wake, self.pressure_wake or wake)
+            if verdict is None:
+                continue
+            pod, resource, message = verdict
+            record = self.state[pod["metadata"]["uid"]]
+            if not evicted[name]:
+                self.engine.events.emit(nodes[name][1], "Warning", "EvictionThresholdMet",
+                                        f"Attempting to reclaim {resource}", "kubelet", name)
+            record.evicted = (now, message)
+            for crec in record.containers.values():
+                if crec.current is not None and crec.current.finished is None:
+                    self._finish(pod, crec.current, now, 137, "Error")
+                crec.wake, crec.waiting = None, None
+            self._event(pod, "Warning", "Evicted", message)
+            status = pod_status(pod, record, now, self.engine.stamp)
+            self.store.put("pods", revised(pod, status=status))
+
     def _step(self, pod: Obj, record: PodRecord, now: float, world: Any) -> None:
+        if record.evicted:
+            return
         problems = missing_volumes(self.store, pod)
         if problems and not any(c.current for c in record.containers.values()):
             if record.mount_error != problems[0]:
@@ -217,12 +276,14 @@ class Kubelet:
                 self._start(pod, record, container, crec, now, world)
                 return False
             if inst.run.exit_code is not None:
-                if now < inst.started + EXIT_AFTER_S:
-                    crec.wake = inst.started + EXIT_AFTER_S
+                if now < inst.started + _lasts(inst.run):
+                    if inst.run.ready:  # a process running until it exits (sleep 30) is probed meanwhile
+                        self._probe(pod, record, container, crec, inst, now, world)
+                    crec.wake = min(w for w in (crec.wake, inst.started + _lasts(inst.run)) if w)
                     return False
                 code = int(inst.run.exit_code)
                 reason = inst.run.reason or ("Completed" if code == 0 else "Error")
-                self._finish(pod, inst, inst.started + EXIT_AFTER_S, code, reason)
+                self._finish(pod, inst, inst.started + _lasts(inst.run), code, reason)
             else:
                 self._probe(pod, record, container, crec, inst, now, world)
                 if inst.finished is None:
@@ -276,6 +337,13 @@ class Kubelet:
     def _start(self, pod: Obj, record: PodRecord, container: Obj, crec: ContainerRecord, now: float,
                world: Any) -> None:
         name = container["name"]
+        pulled = ensure_image(self.store, pod, container, crec.pull, now)
+        if pulled.waiting is not None:
+            if (pulled.waiting, pulled.state) != (crec.waiting, crec.pull):
+                for kind, reason, message in pulled.events:
+                    self._event(pod, kind, reason, message, name)
+            crec.pull, crec.waiting, crec.wake = pulled.state, pulled.waiting, pulled.wake
+            return
         try:
             env = resolve_env(self.store, pod, container, record.ip)
         except ConfigError as exc:
@@ -283,17 +351,19 @@ class Kubelet:
                 crec.waiting = ("CreateContainerConfigError", str(exc))
                 self._event(pod, "Warning", "Failed", f"Error: {exc}", name)
             return
-        image = container.get("image", "")
-        if container.get("imagePullPolicy") == "Always":
-            self._event(pod, "Normal", "Pulling", f'Pulling image "{image}"', name)
-            self._event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in 1.2s (1.2s including '
-                        "waiting). Image size: 52428800 bytes.", name)
-        else:
-            self._event(pod, "Normal", "Pulled", f'Container image "{image}" already present on machine', name)
+        crec.pull = pulled.state
+        for kind, reason, message in pulled.events:
+            self._event(pod, kind, reason, message, name)
         self._event(pod, "Normal", "Created", f"Created container: {name}", name)
+        command = container_command(container, env)
+        refused = startable(container.get("image", ""), command)
+        if refused:
+            self._event(pod, "Warning", "Failed", f"Error: {refused}", name)
+            self._refused(crec, pod, name, now, refused)
+            return
         self._event(pod, "Normal", "Started", f"Started container {name}", name)
         limit = ((container.get("resources") or {}).get("limits") or {}).get("memory")
-        inputs = {"command": command_line(container, env), "env": env,
+        inputs = {"command": command, "env": env, "container": name,
                   "files": mounted_files(self.store, pod, container),
                   "memory_limit_mb": memory_mib(limit) if limit is not None else None}
         seed = zlib.crc32(f"{self.engine.seed}/{pod['metadata']['namespace']}/{pod['metadata']['name']}/{name}/"
@@ -309,37 +379,50 @@ class Kubelet:
             crec.restarts += 1
         crec.current, crec.waiting = inst, None
         if run.exit_code is not None:
-            crec.wake = now + EXIT_AFTER_S
+            crec.wake = now + _lasts(run)
         else:
             self._probe(pod, record, container, crec, inst, now, world)
 
-    def _run(self, pod: Obj, inputs: dict[str, Any], now: float) -> tuple[Any, dict[tuple[Any, ...], bool]]:
-        """Run the container's program; also return every lookup/connect it made with the answer it got."""
-        if self.runner is None:
-            self.runner = _default_runner()
-        consulted: dict[tuple[Any, ...], bool] = {}
-        answer = self._answerer(pod["metadata"]["namespace"])
+    def _refused(self, crec: ContainerRecord, pod: Obj, name: str, now: float, message: str) -> None:
+        """A container the runtime created but could not start: terminated at once, StartError, exit code 128."""
+        container_id = "containerd://" + hashlib.sha256(f"{pod['metadata']['uid']}/{name}/{now}/start".encode()) \
+            .hexdigest()
+        run = types.SimpleNamespace(logs=(), exit_code=128, reason="StartError", memory_mb=0.0, ready=False,
+                                    live=False, port=None)
+        inst = Instance(now, {}, run, [], container_id, finished=now, exit_code=128, reason="StartError",
+                        message=message)
+        if crec.current is not None:
+            crec.previous = crec.current
+            crec.restarts += 1
+        crec.current, crec.waiting = inst, None
 
-        def resolve(host: str, port: int) -> bool:
+    def _run(self, pod: Obj, inputs: dict[str, Any], now: float) -> tuple[Any, dict[tuple[Any, ...], bool | str]]:
+        """Run the container's program; also return every lookup/connect it made with the answer it got."""
+        consulted: dict[tuple[Any, ...], bool | str] = {}
+        answer = self._answerer(pod)
+
+        def resolve(host: str, port: int) -> bool | str:
             consulted["resolve", host, port] = found = answer(("resolve", host, port))
             return found
 
-        def look(host: str) -> bool:
+        def look(host: str) -> bool | str:
             consulted["lookup", host] = found = answer(("lookup", host))
             return found
 
         try:
-            run = self.runner(command=list(inputs["command"]), env=dict(inputs["env"]), files=dict(inputs["files"]),
-                              memory_limit_mb=inputs["memory_limit_mb"], resolve=resolve, lookup=look, now=now,
-                              seed=inputs["seed"])
+            runner = test_runner(pod, self.runner) or runtime(self.engine, pod, inputs["container"])
+            run = runner(command=list(inputs["command"]), env=dict(inputs["env"]), files=dict(inputs["files"]),
+                         memory_limit_mb=inputs["memory_limit_mb"], resolve=resolve, lookup=look, now=now,
+                         seed=inputs["seed"])
         except Exception as exc:  # a broken program must not take the node down: the container fails instead
             run = types.SimpleNamespace(logs=(f"simulator: the program could not run: {exc!r}",), exit_code=1,
                                         reason="Error", memory_mb=0.0, ready=False, live=False, port=None)
         return run, consulted
 
-    def _answerer(self, namespace: str) -> Callable[[tuple[Any, ...]], bool]:
+    def _answerer(self, pod: Obj) -> Callable[[tuple[Any, ...]], bool | str]:
         """Answers a recorded question (``("resolve", host, port)`` or ``("lookup", host)``) as the store stands."""
-        resolve, look = resolver(self.store, namespace), lookup(self.store, namespace)
+        namespace = pod["metadata"]["namespace"]
+        resolve, look = guard(self.store, pod, resolver(self.store, namespace), lookup(self.store, namespace))
         return lambda question: resolve(*question[1:]) if question[0] == "resolve" else look(question[1])
 
     def _finish(self, pod: Obj, inst: Instance, when: float, code: int, reason: str) -> None:
@@ -360,7 +443,7 @@ class Kubelet:
         ready_probe, live_probe = container.get("readinessProbe"), container.get("livenessProbe")
         if world != inst.world and (ready_probe or live_probe):
             inst.world = world
-            answer = self._answerer(pod["metadata"]["namespace"])
+            answer = self._answerer(pod)
             if any(answer(question) != was for question, was in inst.consulted.items()):
                 fresh, inst.consulted = self._run(pod, inst.inputs, now)
                 if fresh.exit_code is None and (fresh.ready, fresh.live, fresh.port) != \

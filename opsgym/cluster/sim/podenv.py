@@ -170,10 +170,17 @@ def missing_volumes(store: Objects, pod: Obj) -> list[str]:
     problems = []
     for volume in (pod.get("spec") or {}).get("volumes") or []:
         data, ref = _volume_data(store, pod["metadata"]["namespace"], volume)
-        if data is None and not ref.get("optional"):
-            kind = "configmap" if "configMap" in volume else "secret"
-            name = ref.get("name") or ref.get("secretName")
-            problems.append(f'MountVolume.SetUp failed for volume "{volume.get("name")}" : {kind} "{name}" not found')
+        if ref.get("optional"):
+            continue
+        kind = "configmap" if "configMap" in volume else "secret"
+        prefix = f'MountVolume.SetUp failed for volume "{volume.get("name")}" : '
+        if data is None:
+            problems.append(f'{prefix}{kind} "{ref.get("name") or ref.get("secretName")}" not found')
+            continue
+        missing = next((i.get("key") for i in ref.get("items") or [] if i.get("key") not in data), None)
+        if missing is not None:
+            problems.append(prefix + (f"configmap references non-existent config key: {missing}"
+                                      if kind == "configmap" else f"references non-existent secret key: {missing}"))
     return problems
 
 

@@ -43,8 +43,9 @@ def _image_id(image: str) -> str:
 
 
 def _terminated(inst: Instance, stamp: Callable[[float], str]) -> Obj:
-    return {"exitCode": inst.exit_code, "reason": inst.reason, "startedAt": stamp(inst.started),
-            "finishedAt": stamp(inst.finished or inst.started), "containerID": inst.container_id}
+    return {"exitCode": inst.exit_code, "reason": inst.reason} | ({"message": inst.message} if inst.message else {}) | \
+        {"startedAt": stamp(inst.started), "finishedAt": stamp(inst.finished or inst.started),
+         "containerID": inst.container_id}
 
 
 def _container_status(container: Obj, crec: ContainerRecord | None, default_wait: str,
@@ -85,7 +86,7 @@ def pod_status(pod: Obj, record: PodRecord, now: float, stamp: Callable[..., str
                                             for s in init_statuses)
     finished = [r is not None and r.current is not None and r.current.finished is not None and not r.waiting
                 for r in ran]
-    if init_failed:
+    if init_failed or record.evicted:
         phase = "Failed"
     elif policy != "Always" and apps and all(finished):
         phase = "Succeeded" if all(r is not None and r.current is not None and r.current.exit_code == 0
@@ -114,14 +115,21 @@ def pod_status(pod: Obj, record: PodRecord, now: float, stamp: Callable[..., str
     if phase in ("Succeeded", "Failed"):
         for kind in ("Ready", "ContainersReady"):
             set_condition(conditions, kind, "False", stamp_now, "PodCompleted")
+    if record.evicted:
+        set_condition(conditions, "DisruptionTarget", "True", stamp_now, "TerminationByKubelet", record.evicted[1])
     conditions.sort(key=lambda c: CONDITION_ORDER.index(c["type"]) if c["type"] in CONDITION_ORDER else 99)
     status: Obj = {"phase": phase, "conditions": conditions, "hostIP": record.host_ip,
                    "hostIPs": [{"ip": record.host_ip}], "podIP": record.ip, "podIPs": [{"ip": record.ip}],
                    "startTime": stamp(record.started)}
+    if record.evicted:
+        status = {"phase": phase, "reason": "Evicted", "message": record.evicted[1]} | \
+            {k: v for k, v in status.items() if k != "phase"}
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
     status["containerStatuses"] = statuses
     status["qosClass"] = old.get("qosClass", "BestEffort")
+    if old.get("nominatedNodeName"):
+        status["nominatedNodeName"] = old["nominatedNodeName"]
     return status
 
 

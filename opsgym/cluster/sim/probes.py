@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsgym.runtime.sim import listens
+
 __all__ = ["probe_failure", "probe_passes"]
 
 Obj = dict[str, Any]
@@ -28,20 +30,23 @@ def probe_passes(probe: Obj, container: Obj, run: Any, answer: str) -> bool:
     says_yes = bool(getattr(run, answer, False))
     if "exec" in probe:
         return says_yes
-    serving = run.port is not None and run.port == _target(probe, container)
+    serving = listens(run, _target(probe, container))
+    if serving and "httpGet" in probe and getattr(run, "answer", None) is not None:  # a generic server's own answer
+        return 200 <= run.answer(probe["httpGet"].get("path", "/"))[0] < 400
     return serving if "tcpSocket" in probe else serving and says_yes
 
 
 def probe_failure(probe: Obj, container: Obj, run: Any, ip: str) -> str:
     """The kubelet's message for a failed probe."""
     port = _target(probe, container)
-    serving = run.port is not None and run.port == port
+    serving = listens(run, port)
     if "httpGet" in probe:
+        path = probe["httpGet"].get("path", "/")
         if not serving:
-            path = probe["httpGet"].get("path", "/")
             scheme = str(probe["httpGet"].get("scheme", "HTTP")).lower()
             return f'Get "{scheme}://{ip}:{port}{path}": dial tcp {ip}:{port}: connect: connection refused'
-        return "HTTP probe failed with statuscode: 503"
+        status = run.answer(path)[0] if getattr(run, "answer", None) is not None else 503
+        return f"HTTP probe failed with statuscode: {status}"
     if "tcpSocket" in probe:
         return f"dial tcp {ip}:{port}: connect: connection refused"
     if "grpc" in probe:

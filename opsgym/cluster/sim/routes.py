@@ -1,8 +1,8 @@
 """Request routing: URL + verb → discovery document, Api call, Table, logs, or a watch plan.
 
 Kept free of HTTP plumbing so every branch is a plain function of a :class:`Call`, run under the cluster lock.
-Bodies come as JSON or YAML; anything else (protobuf from kubectl's typed generators) gets a 415 that says how
-to do the same thing with a manifest.
+Bodies come as JSON or YAML, or as protobuf from kubectl's typed generators (decoded to the same JSON by
+protobuf.py); any other media type gets a 415.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from opsgym.cluster.sim import kinds, openapi
+from opsgym.cluster.sim import hpa_v1, kinds, metrics, openapi, protobuf, rbac, reviews
+from opsgym.cluster.sim.disruption import evict
 from opsgym.cluster.sim.kinds import BY_PATH
 from opsgym.cluster.sim.patch import PATCH_TYPES
 from opsgym.cluster.sim.podstatus import container_logs
 from opsgym.cluster.sim.selectors import field_selector, label_selector
-from opsgym.cluster.sim.status import ApiError, status_object
+from opsgym.cluster.sim.status import ApiError
 from opsgym.cluster.sim.tables import table
 from opsgym.k8s.kinds import Kind
 
@@ -43,6 +44,8 @@ class Call:
     content_type: str = ""
     accept: str = ""
     body: bytes = b""
+    user: rbac.User | None = None
+    """Who asks (None: the cluster's own code); anyone but the admin is authorized by RBAC first."""
 
 
 @dataclass
@@ -83,10 +86,10 @@ class WatchPlan:
 
 def _body(call: Call, rt_kind: str = "") -> Any:
     content_type = call.content_type.split(";")[0].strip().lower()
-    if "protobuf" in content_type:
-        hint = (f" — the embedded cluster speaks JSON only; for `kubectl create {rt_kind.lower() or '<kind>'} …` "
-                "add `--dry-run=client -o yaml | kubectl apply -f -`, or write a manifest and `kubectl apply -f` it")
-        raise ApiError.unsupported_media(content_type, hint)
+    if content_type == protobuf.MEDIA_TYPE:
+        return protobuf.request_object(call.body, rt_kind or "DeleteOptions")
+    if content_type not in ("", "application/json", "application/yaml", *PATCH_TYPES):
+        raise ApiError.unsupported_media(content_type)
     text = call.body.decode("utf-8", errors="replace")
     if not text.strip():
         raise ApiError.bad_request("the request body is empty; send a JSON or YAML object")
@@ -174,13 +177,33 @@ def _target(segments: list[str]) -> tuple[Kind, str | None, str | None, str]:
     return rt, namespace, name, sub
 
 
+def _authorize(engine: Engine, call: Call) -> None:
+    if call.user is not None and call.user is not rbac.ADMIN:
+        attrs = rbac.attributes(call.method, call.segments, call.query)
+        allowed, reason = rbac.authorize(engine.store, call.user, attrs)
+        if not allowed:
+            raise rbac.forbidden(call.user, attrs, reason)
+
+
 def route(engine: Engine, call: Call) -> Reply | WatchPlan:
     """Answer ``call`` against ``engine`` (the caller holds the engine lock)."""
+    engine.policy.requester = call.user
     try:
+        _authorize(engine, call)
+        review = reviews.answer(engine, call.method, call.segments, call.user, lambda: _body(call))
+        if review is not None:
+            return Reply(201, review)
         reply = _discovery(call)
+        served = metrics.answer(engine, call.method, call.segments, call.query) if reply is None else None
+        if served is not None:
+            return Reply(200, served)
+        if reply is None and call.segments[:3] == hpa_v1.PREFIX:
+            return hpa_v1.route(engine, call, _resource, _body)
         return reply if reply is not None else _resource(engine, call)
     except ApiError as exc:
         return Reply(exc.code, exc.status())
+    finally:
+        engine.policy.requester = None
 
 
 def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
@@ -191,6 +214,8 @@ def _resource(engine: Engine, call: Call) -> Reply | WatchPlan:
     validation = query.get("fieldValidation", "Warn") or "Warn"
     as_table = "as=Table" in call.accept and (call.method == "GET")
     include = query.get("includeObject", "Metadata")
+    if sub == "exec":
+        raise ApiError.bad_request("Upgrade request required")
     if sub in STREAMING:
         raise ApiError.bad_request(
             f"{STREAMING[sub]} is not supported by the opsgym embedded cluster: its containers are simulated, so there "
@@ -233,8 +258,7 @@ def _write(engine: Engine, call: Call, rt: Kind, ns: str, name: str | None, sub:
         obj, warnings = api.create(rt, ns, _body(call, rt.kind), dry_run=dry_run, validation=validation)
         code = 201
     elif call.method == "POST" and sub == "eviction" and name is not None:
-        api.delete(rt, ns, name, dry_run=dry_run)
-        obj, code = status_object(201, "", ""), 201
+        obj, code = evict(engine, ns, name, _body(call, "Eviction"), dry_run), 201
     elif call.method == "PUT" and name is not None:
         obj, warnings = api.update(rt, ns, name, _body(call, rt.kind), subresource=sub, dry_run=dry_run,
                                    validation=validation)

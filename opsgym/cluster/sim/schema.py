@@ -68,6 +68,34 @@ SERVICE_SPEC = {
     "healthCheckNodePort": INT, "publishNotReadyAddresses": BOOL, "sessionAffinityConfig": ANY, "ipFamilies": [STR],
     "ipFamilyPolicy": STR, "allocateLoadBalancerNodePorts": BOOL, "loadBalancerClass": STR,
     "internalTrafficPolicy": STR, "trafficDistribution": STR}
+TARGET = {"type": STR, "value": QTY, "averageValue": QTY, "averageUtilization": INT}
+METRIC = {"name": STR, "selector": SELECTOR}
+HPA_RULES = {"stabilizationWindowSeconds": INT, "selectPolicy": STR,
+             "policies": [{"type": STR, "value": INT, "periodSeconds": INT}]}
+HPA_SPEC = {
+    "scaleTargetRef": {"apiVersion": STR, "kind": STR, "name": STR}, "minReplicas": INT, "maxReplicas": INT,
+    "metrics": [{"type": STR, "resource": {"name": STR, "target": TARGET},
+                 "containerResource": {"name": STR, "container": STR, "target": TARGET},
+                 "pods": {"metric": METRIC, "target": TARGET}, "external": {"metric": METRIC, "target": TARGET},
+                 "object": {"describedObject": {"apiVersion": STR, "kind": STR, "name": STR}, "metric": METRIC,
+                            "target": TARGET}}],
+    "behavior": {"scaleUp": HPA_RULES, "scaleDown": HPA_RULES}}
+CLAIM_SPEC = {"accessModes": [STR], "selector": SELECTOR, "resources": {"limits": MQ, "requests": MQ},
+              "volumeName": STR, "storageClassName": STR, "volumeMode": STR, "dataSource": ANY, "dataSourceRef": ANY,
+              "volumeAttributesClassName": STR}
+NODE_TERM = [{"key": STR, "operator": STR, "values": [STR]}]
+VOLUME_SPEC = {OPEN: True, "capacity": MQ, "accessModes": [STR], "persistentVolumeReclaimPolicy": STR,
+               "storageClassName": STR, "mountOptions": [STR], "volumeMode": STR, "volumeAttributesClassName": STR,
+               "claimRef": {"kind": STR, "namespace": STR, "name": STR, "uid": STR, "apiVersion": STR,
+                            "resourceVersion": STR, "fieldPath": STR},
+               "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": NODE_TERM,
+                                                                    "matchFields": NODE_TERM}]}}}
+"""Volume sources (hostPath, local, nfs, csi …) stay open: the simulator reads none of them."""
+
+JOB_SPEC = {"parallelism": INT, "completions": INT, "activeDeadlineSeconds": INT, "podFailurePolicy": ANY,
+            "successPolicy": ANY, "backoffLimit": INT, "backoffLimitPerIndex": INT, "maxFailedIndexes": INT,
+            "selector": SELECTOR, "manualSelector": BOOL, "template": TEMPLATE, "ttlSecondsAfterFinished": INT,
+            "completionMode": STR, "suspend": BOOL, "podReplacementPolicy": STR, "managedBy": STR}
 
 
 def _top(**fields: Any) -> dict[str, Any]:
@@ -91,6 +119,32 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "Event": {OPEN: True, "apiVersion": STR, "kind": STR, "metadata": META},
     "Ingress": _top(spec=ANY, status=ANY),
     "Scale": _top(spec={"replicas": INT}, status=ANY),
+    "StatefulSet": _top(spec={"replicas": INT, "selector": SELECTOR, "template": TEMPLATE, "serviceName": STR,
+                              "volumeClaimTemplates": [_top(spec=CLAIM_SPEC, status=ANY)], "podManagementPolicy": STR,
+                              "updateStrategy": {"type": STR, "rollingUpdate": {"partition": INT,
+                                                                                "maxUnavailable": INTSTR}},
+                              "revisionHistoryLimit": INT, "minReadySeconds": INT, "ordinals": {"start": INT},
+                              "persistentVolumeClaimRetentionPolicy": {"whenDeleted": STR, "whenScaled": STR}},
+                        status=ANY),
+    "DaemonSet": _top(spec={"selector": SELECTOR, "template": TEMPLATE, "minReadySeconds": INT,
+                            "updateStrategy": {"type": STR, "rollingUpdate": {"maxUnavailable": INTSTR,
+                                                                              "maxSurge": INTSTR}},
+                            "revisionHistoryLimit": INT}, status=ANY),
+    "Job": _top(spec=JOB_SPEC, status=ANY),
+    "CronJob": _top(spec={"schedule": STR, "timeZone": STR, "startingDeadlineSeconds": INT, "concurrencyPolicy": STR,
+                          "suspend": BOOL, "jobTemplate": {"metadata": META, "spec": JOB_SPEC},
+                          "successfulJobsHistoryLimit": INT, "failedJobsHistoryLimit": INT}, status=ANY),
+    "HorizontalPodAutoscaler": _top(spec=HPA_SPEC, status=ANY),
+    "PersistentVolumeClaim": _top(spec=CLAIM_SPEC, status=ANY),
+    "PersistentVolume": _top(spec=VOLUME_SPEC, status=ANY),
+    "StorageClass": _top(provisioner=STR, parameters=MS, reclaimPolicy=STR, mountOptions=[STR],
+                         allowVolumeExpansion=BOOL, volumeBindingMode=STR, allowedTopologies=ANY),
+    "PodDisruptionBudget": _top(spec={"minAvailable": INTSTR, "maxUnavailable": INTSTR, "selector": SELECTOR,
+                                      "unhealthyPodEvictionPolicy": STR}, status=ANY),
+    "Eviction": _top(deleteOptions={"kind": STR, "apiVersion": STR, "gracePeriodSeconds": INT,
+                                    "preconditions": {"uid": STR, "resourceVersion": STR}, "orphanDependents": BOOL,
+                                    "propagationPolicy": STR, "dryRun": [STR],
+                                    "ignoreStoreReadErrorWithClusterBreakingPotential": BOOL}),
 }
 
 _JSON_NAMES = {str: "string", bool: "bool", int: "number", float: "number", list: "array", dict: "object"}

@@ -26,8 +26,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from aiohttp import web
 
 from opsgym.cluster.sim.certs import ServerIdentity, make_identity
+from opsgym.cluster.sim.execws import EXEC_PATH, serve_exec
+from opsgym.cluster.sim.identity import impersonate
+from opsgym.cluster.sim.rbac import ADMIN, User
 from opsgym.cluster.sim.routes import Call, Reply, WatchPlan, route
-from opsgym.cluster.sim.status import status_object
+from opsgym.cluster.sim.status import ApiError, status_object
 from opsgym.cluster.sim.store import Watcher
 from opsgym.cluster.sim.tables import table
 
@@ -59,6 +62,23 @@ class HostedCluster:
     def authorized(self, header: str) -> bool:
         """Whether an ``Authorization`` header carries this cluster's token (compared in constant time)."""
         return hmac.compare_digest(header.encode("utf-8", "replace"), f"Bearer {self.token}".encode())
+
+    def authenticate(self, headers: Any) -> User | None:
+        """The admin for this cluster's token, a ServiceAccount for a token the cluster issued, else None (401);
+        then whom ``Impersonate-User`` names, if the caller may (``kubectl --as``).
+
+        Raises:
+            ApiError: 403 for an impersonation the caller's RBAC does not allow.
+        """
+        header = headers.get("Authorization", "")
+        with self.engine.lock:
+            user = ADMIN if self.authorized(header) else \
+                self.engine.policy.auth.authenticate(header[len("Bearer "):].strip()) \
+                if header.startswith("Bearer ") else None
+            wanted = headers.get("Impersonate-User")
+            if user is None or wanted is None:
+                return user
+            return impersonate(self.engine.store, user, wanted, list(headers.getall("Impersonate-Group", [])))
 
     def idle_step(self) -> bool:
         """Advance to the next timer if the budget allows; False when nothing (more) may happen."""
@@ -180,10 +200,17 @@ class SimServer:
         if hosted is None:
             body = status_object(404, "NotFound", "this cluster has been closed")
             return web.Response(status=404, body=_dumps(body), content_type="application/json")
-        if not hosted.authorized(request.headers.get("Authorization", "")):
+        try:
+            user = hosted.authenticate(request.headers)
+        except ApiError as exc:
+            return web.Response(status=exc.code, body=_dumps(exc.status()), content_type="application/json")
+        if user is None:
             return web.Response(status=401, body=_dumps(UNAUTHORIZED), content_type="application/json")
+        if EXEC_PATH.match(request.path):
+            return await serve_exec(request, hosted, user, self.identity.certificate_pem if self.identity else "")
         call = Call(request.method, [s for s in request.path.split("/") if s], request.query,
-                    request.headers.get("Content-Type", ""), request.headers.get("Accept", ""), await request.read())
+                    request.headers.get("Content-Type", ""), request.headers.get("Accept", ""), await request.read(),
+                    user)
         engine = hosted.engine
         with engine.lock:
             try:
@@ -191,6 +218,8 @@ class SimServer:
                 if isinstance(result, Reply) and result.mutated:
                     engine.reconcile()
                     hosted.watch_used_s = 0.0
+                elif isinstance(result, Reply) and result.status == 429:
+                    hosted.idle_step()
             except Exception as exc:  # a bug must not take the server down; the client sees a 500 Status
                 log.exception("embedded cluster failed on %s %s", request.method, request.path)
                 result = Reply(500, status_object(500, "InternalError", f"Internal error occurred: {exc!r}"))

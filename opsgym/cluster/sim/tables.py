@@ -11,6 +11,11 @@ from collections.abc import Callable
 from typing import Any
 
 from opsgym.cluster.sim.clock import human_duration, parse_time
+from opsgym.cluster.sim.disruption import PRINTERS as DISRUPTION_PRINTERS
+from opsgym.cluster.sim.hpa_spec import hpa_cells
+from opsgym.cluster.sim.policytables import PRINTERS as POLICY_PRINTERS
+from opsgym.cluster.sim.storage_kinds import PRINTERS as STORAGE_PRINTERS
+from opsgym.cluster.sim.workload_printers import PRINTERS as WORKLOAD_PRINTERS
 from opsgym.k8s.kinds import Kind
 from opsgym.k8s.selectors import selector_string
 
@@ -226,6 +231,10 @@ PRINTERS: dict[str, Printer] = {
                         _simple(lambda o: [len(o.get("secrets") or [])])),
     "ingresses": ([("Name", _S, 0), ("Class", _S, 0), ("Hosts", _S, 0), ("Address", _S, 0), ("Ports", _S, 0),
                    ("Age", _S, 0)], _ingress),
+    "horizontalpodautoscalers": ([("Name", _S, 0), ("Reference", _S, 0), ("Targets", _S, 0), ("MinPods", _S, 0),
+                                  ("MaxPods", _I, 0), ("Replicas", _I, 0), ("Age", _S, 0)], _simple(hpa_cells)),
+    **STORAGE_PRINTERS, **DISRUPTION_PRINTERS, **POLICY_PRINTERS,
+    **WORKLOAD_PRINTERS,
 }
 
 

@@ -13,6 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.controllers import pod_ready, set_condition
+from opsgym.cluster.sim.failedcreate import CreateFailures, deployment_failure
 from opsgym.cluster.sim.kinds import lookup
 from opsgym.cluster.sim.status import ApiError
 from opsgym.cluster.sim.store import revised
@@ -91,6 +92,7 @@ class WorkloadControllers:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.store = engine.store
+        self.failures = CreateFailures(engine)
         self._settled: dict[str, tuple[tuple[Any, ...], float]] = {}
         """uid → (inputs, stable until) of the object's last sync that wrote nothing."""
 
@@ -144,7 +146,8 @@ class WorkloadControllers:
         """The first instant at which a sync of unchanged inputs might act: a ready pod becoming available
         (minReadySeconds), or a Deployment's progress deadline passing (checked with ``>``, so the instant after it)."""
         if plural == "replicasets":
-            return min(self._available_at(obj), default=math.inf)
+            retry = self.failures.retry_at(obj)
+            return min([*self._available_at(obj), *([retry] if retry is not None else [])], default=math.inf)
         progress = self._progress_deadline(obj)
         return math.inf if progress is None or progress[0] in SETTLED else math.nextafter(progress[1], math.inf)
 
@@ -169,6 +172,7 @@ class WorkloadControllers:
         """Instants when a pod becomes available (minReadySeconds) or a rollout misses its deadline."""
         now = self.engine.clock.now
         times = [t for rs in self.store.items("replicasets") for t in self._available_at(rs)]
+        times += self.failures.retry_times()
         for deploy in self.store.items("deployments"):
             progress = self._progress_deadline(deploy)
             if progress is not None and progress[0] in PROGRESSING and progress[1] + 1 > now:
@@ -219,16 +223,23 @@ class WorkloadControllers:
         pods = [p for p in self._release_unmatched(rs, spec.get("selector")) if _active(p)]
         diff = len(pods) - spec.get("replicas", 1)
         api, events = self.engine.api, self.engine.events
-        if diff < 0:
+        if diff < 0 and not self.failures.blocked(rs):
             template = spec.get("template") or {}
             for _ in range(-diff):
                 meta = copy.deepcopy(template.get("metadata") or {})
                 meta.update(generateName=rs["metadata"]["name"] + "-", ownerReferences=[_owner_ref(rs)])
                 meta.pop("name", None)
-                pod, _ = api.create(lookup("pods"), namespace, {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-                                                                 "spec": copy.deepcopy(template.get("spec") or {})})
+                try:
+                    pod, _ = api.create(lookup("pods"), namespace, {"apiVersion": "v1", "kind": "Pod",
+                                                                     "metadata": meta,
+                                                                     "spec": copy.deepcopy(template.get("spec") or {})})
+                except ApiError as exc:
+                    self.failures.failed(rs, exc)
+                    break
                 events.emit(rs, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}",
                             "replicaset-controller")
+            else:
+                self.failures.succeeded(rs)
         elif diff > 0:
             phase_rank = {"Pending": 0, "Unknown": 1, "Running": 2}
 
@@ -243,6 +254,8 @@ class WorkloadControllers:
                 api.delete(lookup("pods"), namespace, pod["metadata"]["name"])
                 events.emit(rs, "Normal", "SuccessfulDelete", f"Deleted pod: {pod['metadata']['name']}",
                             "replicaset-controller")
+        if diff >= 0:
+            self.failures.succeeded(rs)
         self._rs_status(rs)
 
     def _rs_status(self, rs: Obj) -> None:
@@ -258,6 +271,8 @@ class WorkloadControllers:
                   "readyReplicas": len(ready), "availableReplicas": len(available),
                   "observedGeneration": rs["metadata"].get("generation", 1)}
         status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+        if (failure := self.failures.condition(rs)) is not None:
+            status["conditions"] = [failure]
         if rs.get("status") != status:
             self.store.put("replicasets", revised(rs, status=status))
 
@@ -423,6 +438,8 @@ class WorkloadControllers:
             set_condition(conditions, "Available", "False", now, "MinimumReplicasUnavailable",
                           "Deployment does not have minimum availability.")
         self._progress(deploy, conditions, status, old_status, new_rs, created, now)
+        failure = deployment_failure([new_rs, *owned] if new_rs is not None else owned)
+        conditions = [c for c in conditions if c["type"] != "ReplicaFailure"] + ([failure] if failure else [])
         for cond in conditions:
             cond.pop("lastProbeTime", None)
             cond.setdefault("lastUpdateTime", now)

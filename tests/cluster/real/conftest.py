@@ -1,9 +1,10 @@
 """Fixtures for the real-cluster backends: the embedded cluster standing in for a real API, and the docker gate.
 
 The kind and kubeconfig backends talk to clusters through the kubernetes Python client, which is exactly how they talk
-to the embedded cluster (a real Kubernetes API over HTTP on 127.0.0.1). Two things the embedded cluster does not
-serve are replaced by test doubles at their boundary: RBAC objects (``rbac.authorization.k8s.io``) and ServiceAccount
-tokens (the TokenRequest API). Everything else — namespace teardown, re-apply, ownership checks, the agent's
+to the embedded cluster (a real Kubernetes API over HTTP on 127.0.0.1). Two things are replaced by test doubles at their
+boundary, so these tests act with the admin's view: RBAC objects (``rbac.authorization.k8s.io``) and ServiceAccount
+tokens (the TokenRequest API); test_kubeconfig_backend.py also runs the backend's own RBAC and token path against the
+embedded cluster, which enforces it. Everything else — namespace teardown, re-apply, ownership checks, the agent's
 kubeconfig, waiting for the fault, cleanup — runs the backends' own code.
 """
 
@@ -26,7 +27,7 @@ SIM_TOKEN = "token-issued-by-the-test-double"
 
 
 def _sim_served(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The access objects minus RBAC kinds, which the embedded cluster does not serve."""
+    """The access objects minus RBAC kinds (the doubles' tests use the admin token, which no Role restricts)."""
     return [o for o in objects if not o["apiVersion"].startswith("rbac.authorization.k8s.io/")]
 
 

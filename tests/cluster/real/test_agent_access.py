@@ -26,11 +26,12 @@ from opsgym.sre.render import plan, substitute
 from opsgym.tasks import catalog_folders, load_task
 
 TASKS = [t for t in (load_task(f) for f in catalog_folders()) if t.domain == "sre"]
-SAFE_VERBS = {"get", "list", "watch", "patch", "update", "delete"}
+SAFE_VERBS = {"get", "list", "watch", "create", "patch", "update", "delete"}
 NEVER_GROUPS = {"rbac.authorization.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
                 "certificates.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "*"}
-NEVER_RESOURCES = {"*", "serviceaccounts/token", "pods/exec", "pods/attach", "pods/portforward", "pods/proxy",
-                   "services/proxy", "nodes/proxy", "namespaces"}
+NEVER_RESOURCES = {"*", "serviceaccounts/token", "pods/attach", "pods/portforward", "pods/proxy",
+                   "services/proxy", "nodes/proxy", "namespaces", "nodes"}
+CLUSTER_WIDE_READS = {"namespaces", "nodes"}
 
 # What the API server checks for each kubectl verb of the allowlist: (resource or subresource, API verbs).
 KUBECTL_NEEDS: dict[str, list[tuple[str, str, str]]] = {
@@ -78,13 +79,15 @@ def test_the_role_and_its_binding_live_in_the_task_namespace_and_bind_only_the_a
 
 
 @pytest.mark.parametrize("cluster_read", [False, True])
-def test_no_rule_grants_creation_escalation_or_access_to_credentials(cluster_read: bool) -> None:
+def test_no_rule_grants_escalation_credentials_or_anything_outside_the_namespace(cluster_read: bool) -> None:
     for obj in agent_access_objects("shop", cluster_read=cluster_read):
         for rule in obj.get("rules", []):
             assert set(rule["verbs"]) <= SAFE_VERBS, rule
             assert not set(rule["apiGroups"]) & NEVER_GROUPS, rule
-            forbidden = NEVER_RESOURCES - ({"namespaces"} if obj["kind"] == "ClusterRole" else set())
+            forbidden = NEVER_RESOURCES - (CLUSTER_WIDE_READS if obj["kind"] == "ClusterRole" else set())
             assert not set(rule["resources"]) & forbidden, rule
+            if obj["kind"] == "ClusterRole":  # only the namespaced Role may create (its objects go with the episode)
+                assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
 
 
 def test_the_cluster_wide_view_on_kind_only_reads_and_never_secrets() -> None:

@@ -201,12 +201,25 @@ def test_a_fault_that_never_shows_times_out_with_what_the_pods_are_doing(sim_bac
         sim_backend.load("SRE-1/0", lambda: objects, ready=lambda api: False, timeout_s=0)
 
 
-def test_a_cluster_without_the_rbac_api_is_refused_with_the_reason(sim: SimCluster, tmp_path: Path) -> None:
-    backend = KubeconfigCluster(kubeconfig=sim.kubeconfig, poll_s=0.0)
+def test_without_doubles_the_agent_acts_as_its_service_account_confined_to_the_namespace(sim: SimCluster,
+                                                                                        tmp_path: Path) -> None:
+    """The backend's own path: Role and RoleBinding created, a token from the TokenRequest API, and the cluster's
+    RBAC (the embedded cluster enforces it as kind does) stopping the agent at the namespace boundary."""
+    backend = KubeconfigCluster(kubeconfig=sim.kubeconfig, poll_s=0.0, workdir=tmp_path / "work")
     backend.start()
     try:
-        with pytest.raises(BackendUnavailableError, match=r"does not serve rbac\.authorization\.k8s\.io/v1 Role"):
-            backend.load("SRE-1/0", lambda: _episode(0)[1])
+        episode, objects = _episode(0)
+        backend.load("SRE-1/0", lambda: objects)
+        token = yaml.safe_load(backend.kubeconfig.read_text())["users"][0]["user"]["token"]
+        assert token not in (sim.token, "token-issued-by-the-test-double") and token.count(".") == 2
+        kubectl = Kubectl(backend.kubeconfig)
+        allowed = kubectl.run(f"kubectl get deploy -n {episode.namespace}")
+        assert allowed.ok and episode.service in allowed.observation, allowed.observation
+        user = f"system:serviceaccount:{episode.namespace}:opsgym-agent"
+        refused = kubectl.run("kubectl get pods -n default")
+        assert not refused.ok
+        assert (f'pods is forbidden: User "{user}" cannot list resource "pods" in API group "" in the namespace '
+                '"default"') in refused.observation
     finally:
         backend.close()
 

@@ -153,3 +153,8 @@ class Kubectl:
         result = self.run(*args, stdin=stdin)
         assert result.returncode == 0, f"kubectl {' '.join(args)} failed: {result.stderr}"
         return result.stdout
+
+
+def rows(text: str) -> list[list[str]]:
+    """kubectl's table output as rows of whitespace-separated cells."""
+    return [line.split() for line in text.splitlines()]

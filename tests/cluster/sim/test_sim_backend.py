@@ -95,7 +95,7 @@ def test_the_judges_reader_answers_what_the_http_api_answers(sim_cluster):
         assert reader.get(missing) is None and over_http.get(missing) is None
     pod = labelled[0]["metadata"]["name"]
     for each in (reader, over_http):
-        with pytest.raises(ClusterApiError, match="not supported") as raised:
+        with pytest.raises(ClusterApiError, match="Upgrade request required") as raised:
             each.get(f"/api/v1/namespaces/shop/pods/{pod}/exec")
         assert raised.value.status == 400
 
