@@ -14,6 +14,7 @@ rebuilds it from the old revision), and ``kubectl rollout history|undo`` do not 
 
 from __future__ import annotations
 
+import abc
 import copy
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,7 @@ def _terminal(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
 
 
-class PodSetController:
+class PodSetController(abc.ABC):
     """What the StatefulSet and DaemonSet controllers share: sync every live object of :attr:`plural`, and wake when
     one of its ready pods becomes available (``minReadySeconds``)."""
 
@@ -79,8 +80,9 @@ class PodSetController:
             if not obj["metadata"].get("deletionTimestamp"):
                 self._sync(obj)
 
+    @abc.abstractmethod
     def _sync(self, obj: Obj) -> None:
-        raise NotImplementedError
+        """Bring one object's pods (and status) to its spec."""
 
     def timers(self) -> list[float]:
         times = []

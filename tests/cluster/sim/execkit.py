@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+import yaml
 from simkit import Kubectl
 
 from opsgym.runtime import runtime_source
@@ -71,3 +72,11 @@ def pod_named(kubectl: Kubectl, app: str) -> str:
 
 def run(kubectl: Kubectl, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return kubectl.run("-n", NS, *args, stdin=stdin)
+
+
+def lab_kubectl(cluster: Any, cache: Any) -> Kubectl:
+    """kubectl for ``cluster`` with the lab (:func:`lab_objects`) applied and a virtual minute for it to start."""
+    kubectl = Kubectl(cluster.kubeconfig, cache)
+    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(lab_objects()))
+    cluster.advance(60)
+    return kubectl

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from execkit import NS, lab_objects, pod_named, run
+from execkit import NS, lab_kubectl, pod_named, run
 from simkit import Kubectl
 
 from opsgym.cluster.sim import SimCluster
@@ -26,10 +26,7 @@ def cluster() -> Iterator[SimCluster]:
 
 @pytest.fixture(scope="module")
 def kubectl(cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    kubectl = Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("kube-cache"))
-    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(lab_objects()))
-    cluster.advance(60)
-    return kubectl
+    return lab_kubectl(cluster, tmp_path_factory.mktemp("kube-cache"))
 
 
 @pytest.fixture(scope="module")

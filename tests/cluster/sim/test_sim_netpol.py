@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from execkit import NS, lab_objects, pod_named, run
+from execkit import NS, lab_kubectl, pod_named, run
 from simkit import Kubectl
 
 from opsgym.cluster.sim import SimCluster
@@ -163,10 +163,7 @@ def cluster() -> Iterator[SimCluster]:
 
 @pytest.fixture(scope="module")
 def kubectl(cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    kubectl = Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("kube-cache"))
-    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(lab_objects()))
-    cluster.advance(60)
-    return kubectl
+    return lab_kubectl(cluster, tmp_path_factory.mktemp("kube-cache"))
 
 
 def restart_front(kubectl: Kubectl, cluster: SimCluster) -> str:

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
-from execkit import NS, lab_objects, pod_named, run
+from execkit import NS, lab_kubectl, pod_named, run
 from simkit import Kubectl, rows
 
 import opsgym.cluster.sim.api as api_module
@@ -34,10 +33,7 @@ def cluster() -> Iterator[SimCluster]:
 
 @pytest.fixture(scope="module")
 def kubectl(cluster: SimCluster, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    kubectl = Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("kube-cache"))
-    kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(lab_objects()))
-    cluster.advance(60)
-    return kubectl
+    return lab_kubectl(cluster, tmp_path_factory.mktemp("kube-cache"))
 
 
 def test_kube_system_runs_coredns_twice_and_a_proxy_and_kindnet_per_node(kubectl):
