@@ -184,11 +184,9 @@ class Engine:
                 return
 
     def _quiet_until(self) -> float:
-        """When a settled cluster may act again by itself: the earliest timer or recheck of kubelet and workloads."""
+        """When a settled cluster may act again by itself: the earliest timer or recheck of its timed parts."""
         try:
-            times = [t for t in (self.kubelet.quiet_until(), self.workloads.quiet_until(), self.kinds.quiet_until(),
-                                 self.autoscaler.next_timer(),
-                                 self.controllers.scheduler.next_timer()) if t is not None]
+            times = self._timers(quiet=True)
         except Exception:  # a malformed object the controllers choke on: never skip a pass for it
             log.debug("embedded cluster: no quiet horizon", exc_info=True)
             return self.clock.now
@@ -196,10 +194,19 @@ class Engine:
 
     def next_timer(self) -> float | None:
         """The next virtual instant at which something happens by itself (a back-off expiring, a probe …)."""
-        times = [t for t in (self.kubelet.next_timer(), self.workloads.next_timer(), self.kinds.next_timer(),
-                             self.autoscaler.next_timer(),
-                             self.controllers.scheduler.next_timer()) if t is not None]
+        times = self._timers(quiet=False)
         return min(times) if times else None
+
+    def _timers(self, *, quiet: bool) -> list[float]:
+        """Each timed part's next instant: with ``quiet``, its ``quiet_until`` (timers plus rechecks) where it has
+        one; otherwise its ``next_timer``. One list, so a new controller with a timer is added in one place."""
+        parts = (self.kubelet, self.workloads, self.kinds, self.autoscaler, self.controllers.scheduler)
+        times = []
+        for part in parts:
+            when = (getattr(part, "quiet_until", part.next_timer) if quiet else part.next_timer)()
+            if when is not None:
+                times.append(when)
+        return times
 
     def advance(self, seconds: float) -> None:
         """Step the clock by ``seconds``, stopping at every timer on the way so events happen in order."""

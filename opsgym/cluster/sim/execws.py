@@ -41,6 +41,11 @@ STDIN_LIMIT = 1 << 20
 """Bytes of stdin a command may receive; the simulated commands read little, and a client must not fill memory."""
 STDIN_WAIT_S = 30.0
 """Wall seconds to wait for the client's stdin to end (``kubectl exec -i`` with a pipe closes it at once)."""
+STREAMS_READY_S = 0.015
+"""Wall seconds between the upgrade and the first frame. client-go starts reading frames before it has registered its
+streams and drops a frame for a stream it does not know yet ("Unknown stream id 3, discarding message") — losing the
+exit status, so kubectl exited 0 for a failed command, about once in a few hundred execs here. A real exec reaches the
+container through the kubelet and runc, tens of milliseconds; answering at once was the unreal part."""
 
 
 def _reply(code: int, reason: str, message: str) -> web.Response:
@@ -139,6 +144,7 @@ async def serve_exec(request: web.Request, hosted: HostedCluster, user: User, ca
     await ws.prepare(request)
     try:
         stdin = await _read_stdin(ws) if _flag(request.query, "stdin") else b""
+        await asyncio.sleep(STREAMS_READY_S)
         tty = _flag(request.query, "tty")
         with hosted.engine.lock:
             current = hosted.engine.store.get("pods", match.group(1), match.group(2))
