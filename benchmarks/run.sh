@@ -9,7 +9,7 @@ python="${PYTHON:-.venv/bin/python}"
 # editable install would otherwise recompile ~80 opsgym modules in every runner worker (~0.1 s per worker start).
 "$python" -m compileall -q opsgym >/dev/null
 names=("$@")
-((${#names[@]})) || names=(cluster kubectl env scoring swe runner real_cluster context llm)
+((${#names[@]})) || names=(cluster kubectl env scoring swe runner catalog real_cluster context llm)
 for name in "${names[@]}"; do
   echo "=================== benchmarks/bench_${name}.py"
   "$python" "benchmarks/bench_${name}.py"

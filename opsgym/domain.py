@@ -51,7 +51,10 @@ class Domain:
         submit_needs_answer: whether ``submit`` with no JSON object is refused (SRE: the answer is the diagnosis) or
             accepted (SWE: the repository's end state is the answer).
         prepare: called with each loaded :class:`~opsgym.tasks.TaskSpec` (or ``"module:function"``), to fill what
-            the file may leave out (SWE: the oracle's actions from the gold patch). ``None``: nothing to do.
+            the file may leave out (SWE: the oracle's actions from the gold patch) or check what the section's model
+            cannot see alone (SRE: every ``${variable}`` defined). ``None``: nothing to do.
+        merged_lists: dotted keys (``sre.fault``) whose lists *concatenate* when a task file ``uses:`` library
+            files, so that two fault types compose; every other key of a later document replaces the earlier one.
     """
 
     name: str
@@ -62,6 +65,7 @@ class Domain:
     default_profile: str
     submit_needs_answer: bool = True
     prepare: Callable[[Any], None] | str | None = None
+    merged_lists: tuple[str, ...] = ()
 
     def scenario_class(self) -> Callable[..., Scenario]:
         cls: Callable[..., Scenario] = load_object(self.scenario)

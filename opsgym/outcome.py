@@ -69,6 +69,8 @@ class Answer(BaseModel):
     diagnosis: str = ""
     root_cause: str | dict[str, Any] = ""
     remediation: str = ""
+    chain: list[str] | None = Field(default=None, description="multi-hop incidents: the services from the alerting "
+                                                              "one to the root cause, in that order")
 
 
 class CheckResult(BaseModel):

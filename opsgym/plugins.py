@@ -39,6 +39,7 @@ __all__ = [
     "load_plugins",
     "on_late_load",
     "pm",
+    "report",
     "set_adapter",
 ]
 
@@ -78,7 +79,8 @@ _loaded = False
 _lock = threading.RLock()
 
 
-def _report(message: str) -> None:
+def report(message: str) -> None:
+    """Record a problem a plugin (or one of its tasks) had, name it, and go on: one broken part stops nothing."""
     PLUGIN_ERRORS.append(message)
     warnings.warn(message, stacklevel=3)
 
@@ -112,10 +114,10 @@ def _register_entry_points(eps: list[md.EntryPoint]) -> list[str]:
                 continue
             pm.register(module, name=ep.name)
         except Exception as exc:  # a broken plugin must not take the others down
-            _report(f"plugin {ep.name!r} (from {dist}) failed to load: {type(exc).__name__}: {exc}")
+            report(f"plugin {ep.name!r} (from {dist}) failed to load: {type(exc).__name__}: {exc}")
             continue
         if not pm.get_hookcallers(module):
-            _report(f"plugin {ep.name!r} (from {dist}) defines no @hookimpl functions: nothing was registered")
+            report(f"plugin {ep.name!r} (from {dist}) defines no @hookimpl functions: nothing was registered")
         _PACKAGES[ep.name] = dist
         names.append(ep.name)
     return names
@@ -170,7 +172,7 @@ def _run_hooks(plugin_names: set[str]) -> None:
             try:
                 impl.function(register=_make_register(kind, plugin, _PACKAGES.get(plugin, "?")))
             except Exception as exc:
-                _report(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}")
+                report(f"plugin {plugin!r} failed in {hook_name}: {type(exc).__name__}: {exc}")
 
 
 def load_plugins() -> None:

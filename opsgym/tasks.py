@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import (
@@ -65,6 +65,9 @@ class GroundTruth(BaseModel):
     root_cause: RootCause | None = None
     root_cause_keywords: list[list[str]] = Field(default_factory=list)
     remediation: str = ""
+    chain: list[str] = Field(
+        default_factory=list, description="multi-hop incidents: the propagation chain, alerting service first and "
+                                          "root cause last (scored beside RootCauseCorrect)")
 
 
 class Budgets(BaseModel):
@@ -119,6 +122,8 @@ class TaskSpec(BaseModel):
     ground_truth: GroundTruth = Field(default_factory=GroundTruth)
     solution: list[str] = Field(default_factory=list, description="oracle actions; may use ${variables}")
     suites: list[str] = Field(default_factory=list, description="suite ids this task belongs to, e.g. SWE-Lite")
+    difficulty: Literal["easy", "medium", "hard"] = Field(
+        "medium", description="hard: multi-hop, two faults or red herrings (reports stratify by it)")
     path: Path | None = Field(None, exclude=True, description="the task folder (set by the loader)")
 
     if TYPE_CHECKING:  # a domain's section: spec.sre, spec.swe, spec.<plugin domain>
@@ -184,26 +189,102 @@ def envs_root() -> Path:
     raise TaskSpecError(f"no task catalog found beside {here} (expected opsgym/envs or ../envs)")
 
 
-def _format_validation(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid task file"]
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise TaskSpecError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise TaskSpecError(f"{path}: cannot read: {exc.strerror}") from None
+    if not isinstance(raw, dict):
+        raise TaskSpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def merge_documents(base: dict[str, Any], top: dict[str, Any], *, concat: frozenset[str],
+                    where: str = "") -> dict[str, Any]:
+    """``top`` merged over ``base``: mappings key by key, the lists named in ``concat`` (dotted, e.g.
+    ``sre.fault``) concatenated, everything else replaced by ``top``'s value."""
+    out = dict(base)
+    for key, value in top.items():
+        dotted = f"{where}.{key}" if where else str(key)
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = merge_documents(old, value, concat=concat, where=dotted)
+        elif dotted in concat and isinstance(old, list) and isinstance(value, list):
+            out[key] = [*old, *value]
+        else:
+            out[key] = value
+    return out
+
+
+def _with_uses(path: Path, raw: dict[str, Any]) -> tuple[dict[str, Any], list[Path]]:
+    """Resolve ``uses:`` (fault library files relative to the task folder, or ``opsgym:<family>/<fault>`` for one of
+    the built-in library ``envs/_faults``, as a plugin's task writes it): merged in order, the task on top."""
+    uses = raw.pop("uses", None)
+    if uses is None:
+        return raw, []
+    if isinstance(uses, str):
+        uses = [uses]
+    if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+        raise TaskSpecError(f"{path}: `uses` must be a file or a list of files (fault library entries)")
+    domain = raw.get("domain")
+    known = isinstance(domain, str) and domain in plugins.entries("domain")
+    concat = frozenset(get_domain(str(domain)).merged_lists) if known else frozenset()
+    merged: dict[str, Any] = {}
+    files = []
+    for use in uses:
+        prefix, _, name = use.partition(":")
+        used = envs_root() / "_faults" / f"{name}.yaml" if prefix == "opsgym" and name else \
+            (path.parent / use).resolve()
+        if not used.is_file():
+            raise TaskSpecError(f"{path}: uses {use!r}, but {used} does not exist (an unknown fault type?)")
+        merged = merge_documents(merged, _read_mapping(used), concat=concat)
+        files.append(used)
+    return merge_documents(merged, raw, concat=concat), files
+
+
+def _located(path: Path, loc: tuple[Any, ...]) -> tuple[int, int]:
+    """How much of ``loc`` (a validation error's location) ``path`` writes, and the line where that part is."""
+    try:
+        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError):
+        return 0, 0
+    depth, line = 0, 0
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            node = None
+        if node is None:
+            break
+        depth, line = depth + 1, node.start_mark.line + 1
+    return depth, line
+
+
+def _format_located(files: list[Path], exc: ValidationError) -> str:
+    """Validation errors with the line each came from: the file that writes most of the field's path (the task
+    file, or a library file it uses); a missing field points at its parent."""
+    lines = [f"{files[0]}: invalid task file"]
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  field {field}: {err['msg']}")
+        found = [_located(f, tuple(err["loc"])) for f in files]
+        best = max(range(len(files)), key=lambda i: (found[i][0], -i))
+        depth, line = found[best]
+        at = "" if not depth else f" (line {line})" if best == 0 else f" ({files[best].name} line {line})"
+        lines.append(f"  field {field}: {err['msg']}{at}")
     return "\n".join(lines)
 
 
 @functools.cache
 def _load_cached(path: Path, mtime: float) -> TaskSpec:
-    try:
-        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
-    except yaml.YAMLError as exc:
-        raise TaskSpecError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise TaskSpecError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw, used = _with_uses(path, _read_mapping(path))
     try:
         spec = TaskSpec.model_validate(raw)
     except ValidationError as exc:
-        raise TaskSpecError(_format_validation(path, exc)) from None
+        raise TaskSpecError(_format_located([path, *used], exc)) from None
     spec.path = path.parent
     get_domain(spec.domain).prepare_task(spec)  # e.g. SWE's oracle from the gold patch
     return spec

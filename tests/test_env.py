@@ -183,6 +183,11 @@ def test_running_out_of_steps_truncates_with_an_outcome():
     env.close()
 
 
+CORE_SRE = ("opsgym/SRE-1", "opsgym/SRE-2", "opsgym/SRE-3")
+"""The first incidents get 1,500 generated actions each; every other SRE id 150 (the parser and the policy are the
+same code for all, what differs per task is the cluster the actions land on)."""
+
+
 @pytest.mark.parametrize("env_id", SRE_IDS)
 def test_thousands_of_generated_actions_never_raise(env_id):
     env = gym.make(env_id, max_steps=100_000)
@@ -191,7 +196,8 @@ def test_thousands_of_generated_actions_never_raise(env_id):
                               "json", "delete", "submit", "{", "}", "hint", "--kubeconfig", "'", '"', "\\", "\n"])
     actions = st.one_of(st.text(max_size=200), st.lists(tokens, max_size=12).map(" ".join))
 
-    @settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(max_examples=1500 if env_id in CORE_SRE else 150, deadline=None,
+              suppress_health_check=list(HealthCheck), derandomize=True)
     @given(actions)
     def one(action):
         obs, reward, terminated, truncated, info = env.step(action)

@@ -47,8 +47,10 @@ def test_escalating_and_following_the_reply_does_not_score_as_solving(env_id):
     assert terminated and not truncated  # the incident went to a human: the episode is over
     assert not leaks(obs, solution_fragments(env))
     final = follow(env, obs) or info
-    assert final["metrics"]["components"]["RemediationCorrect"] == 0.0
-    assert final["metrics"]["TaskEfficacy"] < 0.5 and reward == final["metrics"]["reward"]
+    control = bool(getattr(env.unwrapped.task.section, "control", False))  # a false alarm: nothing to repair
+    assert final["metrics"]["components"]["RemediationCorrect"] == (1.0 if control else 0.0)
+    # on a control the app stays untouched, but calling a human about a false alarm is not knowing it is one
+    assert final["metrics"]["TaskEfficacy"] < (1.0 if control else 0.5) and reward == final["metrics"]["reward"]
     assert env.step("kubectl get pods -A")[0].startswith("The episode is over")
     env.close()
 

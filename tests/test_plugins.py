@@ -46,7 +46,16 @@ def test_installed_example_plugin_adds_agent_perturbation_and_task(example_plugi
     assert reg["agent"]["example-survey"] == ["example", "opsgym-example"]
     assert reg["perturbation"]["example-crlf"] == ["example", "opsgym-example"]
     assert reg["task"]["Example-SWE-1"] == ["example", "opsgym-example"]
+    assert reg["task"]["Example-SRE-1"] == ["example", "opsgym-example"]
     assert reg["errors"] == []
+
+
+def test_a_plugin_sre_task_from_the_fault_library_passes_task_check(example_plugin):
+    """The plugin reaches opsgym's fault type and app by name; its grader holds (oracle passes, no probe does)."""
+    proc = run_python("from opsgym.cli import app; app(['task', 'check', 'Example-SRE-1', '--seeds', '1'])",
+                      extra_path=example_plugin, env={"COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Example-SRE-1: every check holds over seeds [0]" in proc.stdout
 
 
 def test_opsgym_list_shows_plugin_things_and_their_package(example_plugin):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import pytest
 
@@ -72,3 +74,36 @@ def test_invalid_yaml_and_missing_files_are_clear(tmp_path):
         load_task(tmp_path / "nowhere")
     with pytest.raises(TaskSpecError, match="expected a mapping"):
         load_task(write(tmp_path, "- a list"))
+
+
+def test_the_readme_catalog_table_is_the_catalog():
+    """The README's counts are the tasks that load (``scripts/readme_catalog.py`` rewrites the table)."""
+    from opsgym.catalog import markdown
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- catalog -->\n", 1)[1].split("<!-- /catalog -->", 1)[0]
+    assert block.strip() == markdown().strip(), "run .venv/bin/python scripts/readme_catalog.py"
+
+
+def test_the_sre_suites_are_the_whole_catalog_and_a_stratified_twenty():
+    sre = [e.factory for e in plugins.entries("task").values() if e.factory.domain == "sre"]
+    assert all("SRE-Full" in t.suites for t in sre), [t.id for t in sre if "SRE-Full" not in t.suites]
+    lite = [t for t in sre if "SRE-Lite" in t.suites]
+    assert len(lite) == 20
+    assert len({t.sre.family for t in lite}) >= 10
+    assert {t.difficulty for t in lite} == {"easy", "medium", "hard"}
+    assert any(t.sre.control for t in lite)
+    assert {"opsgym/SRE-Lite", "opsgym/SRE-Full"} <= set(gym.registry)
+
+
+def test_the_catalog_is_the_breadth_the_benchmark_promises():
+    """≥ 50 SRE tasks in ≥ 10 fault families, ≥ 3 no-fault controls, each tier present in most families, and at
+    least a third of the alerts naming the symptom rather than the broken object."""
+    from opsgym.catalog import families
+
+    found = families("sre")
+    faults = [f for f in found if f.name != "control"]
+    assert sum(len(f.ids) for f in found) >= 50 and len(faults) >= 10
+    assert len(next(f for f in found if f.name == "control").ids) >= 3
+    assert sum(f.symptom_alerts for f in found) * 3 >= sum(len(f.ids) for f in found)
+    assert sum(f.tiers["hard"] > 0 for f in faults) >= len(faults) - 1

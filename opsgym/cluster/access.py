@@ -37,7 +37,8 @@ expose|autoscale`` (creation inside the task namespace, which goes away with the
 
 NAMESPACED_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods", "services", "endpoints", "configmaps", "secrets",
-                                      "persistentvolumeclaims", "replicationcontrollers"], "verbs": AGENT_VERBS},
+                                      "persistentvolumeclaims", "replicationcontrollers", "resourcequotas",
+                                      "limitranges"], "verbs": AGENT_VERBS},
     {"apiGroups": [""], "resources": ["pods/log", "events", "serviceaccounts"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets", "daemonsets",
@@ -59,6 +60,9 @@ CLUSTER_READ_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets", "daemonsets"],
      "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["metrics.k8s.io"], "resources": ["nodes", "pods"], "verbs": ["get", "list"]},
+    {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["scheduling.k8s.io"], "resources": ["priorityclasses"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["ingressclasses"], "verbs": ["get", "list", "watch"]},
 ]
 """Extra read-only view of a whole throw-away cluster (kind only), so ``-A`` and ``get nodes`` work as on the sim."""
 

@@ -7,14 +7,15 @@ then lets time pass until the fault is observable.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
-__all__ = ["ApiReader", "ClusterBackend", "Ready"]
+__all__ = ["ApiReader", "ClusterBackend", "Ready", "Rollout", "changes"]
 
 
 @runtime_checkable
@@ -35,6 +36,33 @@ class ApiReader(Protocol):
 
 Ready = Callable[[ApiReader], bool]
 """A predicate over the cluster's API, e.g. "the faulty Deployment's pods are in CrashLoopBackOff"."""
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A scenario that arrives in two steps, as incidents do after a deploy.
+
+    The cluster first holds :meth:`ClusterBackend.load`'s objects until ``settled`` holds (a healthy revision 1);
+    then it is changed to hold ``objects()``: objects that differ are replaced (a Deployment rolls out a new
+    ReplicaSet, so ``kubectl rollout undo`` has a revision to go back to), new ones are created and missing ones
+    deleted. Only then does ``ready`` (the fault observable) count.
+    """
+
+    objects: Callable[[], list[dict[str, Any]]]
+    settled: Ready
+
+
+def changes(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
+                                                                                list[dict[str, Any]],
+                                                                                list[dict[str, Any]]]:
+    """What turns ``before`` into ``after``: (objects to replace, to create, to delete), keyed by kind and name."""
+    def key(obj: dict[str, Any]) -> tuple[str, str]:
+        return obj["kind"], obj["metadata"]["name"]
+
+    old = {key(o): o for o in before}
+    new = {key(o): o for o in after}
+    return ([o for k, o in new.items() if k in old and old[k] != o], [o for k, o in new.items() if k not in old],
+            [o for k, o in old.items() if k not in new])
 
 
 @runtime_checkable
@@ -61,8 +89,13 @@ class ClusterBackend(Protocol):
         """Reads for the judge: end-state checks and ``ready`` predicates."""
 
     def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
-             timeout_s: float = 600.0) -> None:
-        """Make the cluster hold exactly ``objects()`` (Namespaces first) and wait until ``ready`` holds.
+             timeout_s: float = 600.0, rollout: Rollout | None = None,
+             traffic: Mapping[str, float] | None = None) -> None:
+        """Make the cluster hold exactly ``objects()`` (Namespaces first) and wait until ``ready`` holds; with a
+        ``rollout``, settle first, then change to the rollout's objects (see :class:`Rollout`). ``traffic``: requests/s
+        of outside load offered to Services of the episode's namespace from the start (the simulator's load model
+        drives the metrics API and autoscalers with it; a backend with no load generator raises
+        :class:`~opsgym.errors.BackendUnavailableError`).
 
         Everything a previous :meth:`load` created is removed first. ``key`` names the rendered scenario (task, seed,
         perturbation): a backend may cache the settled state under it (the simulator snapshots and restores it in

@@ -97,16 +97,11 @@ def _resources(container: dict[str, Any], where: str) -> list[str]:
     return out
 
 
-def _pod_problems(pod: dict[str, Any], where: str, configmaps: dict[str, dict[str, Any]]) -> list[str]:
+def _pod_problems(pod: dict[str, Any], where: str, configmaps: dict[str, dict[str, Any]], lint: bool) -> list[str]:
     out: list[str] = []
     volumes = {v.get("name"): v for v in pod.get("volumes", [])}
     names = [c.get("name") for c in _containers(pod)]
     out += [f"{where}: container name {n!r} is used twice" for n in set(names) if names.count(n) > 1]
-    for volume in volumes.values():
-        ref = volume.get("configMap") or {}
-        if ref and ref.get("name") not in configmaps and not ref.get("optional"):
-            out.append(f"{where}: volume {volume['name']!r} mounts ConfigMap {ref.get('name')!r}, which no object "
-                       "defines (pods would stay in ContainerCreating)")
     for container in _containers(pod):
         at = f"{where} container {container.get('name')!r}"
         if not container.get("image"):
@@ -114,6 +109,20 @@ def _pod_problems(pod: dict[str, Any], where: str, configmaps: dict[str, dict[st
         out += _resources(container, at)
         out += [f"{at}: volumeMount {m.get('name')!r} names no volume of the pod"
                 for m in container.get("volumeMounts", []) if m.get("name") not in volumes]
+    return out + (_never_ready(pod, where, configmaps, volumes) if lint else [])
+
+
+def _never_ready(pod: dict[str, Any], where: str, configmaps: dict[str, dict[str, Any]],
+                 volumes: dict[str, Any]) -> list[str]:
+    """What a real API server accepts but no pod would ever get ready with (a fault may be exactly this)."""
+    out: list[str] = []
+    for volume in volumes.values():
+        ref = volume.get("configMap") or {}
+        if ref and ref.get("name") not in configmaps and not ref.get("optional"):
+            out.append(f"{where}: volume {volume['name']!r} mounts ConfigMap {ref.get('name')!r}, which no object "
+                       "defines (pods would stay in ContainerCreating)")
+    for container in _containers(pod):
+        at = f"{where} container {container.get('name')!r}"
         for source in container.get("envFrom", []):
             ref = source.get("configMapRef") or {}
             if ref and ref.get("name") not in configmaps and not ref.get("optional"):
@@ -140,8 +149,13 @@ def _service_problems(service: dict[str, Any], where: str, pods: list[tuple[dict
             and p["targetPort"] not in named]
 
 
-def problems(objects: list[dict[str, Any]]) -> list[str]:
-    """Everything a real cluster would reject or never make ready, as messages naming the object and field."""
+def problems(objects: list[dict[str, Any]], *, lint: bool = True) -> list[str]:
+    """Everything a real cluster would reject or (``lint``) never make ready, as messages naming the object and field.
+
+    A task's pristine app must pass both; its faulty render only the rejections, since what never gets ready (a
+    Service selecting no pod, a probe on a port the container does not name, a ConfigMap that is not there) may be the
+    fault itself.
+    """
     out: list[str] = []
     namespaces = [o["metadata"]["name"] for o in objects if o.get("kind") == "Namespace"]
     configmaps = {o["metadata"]["name"]: o for o in objects if o.get("kind") == "ConfigMap"}
@@ -165,21 +179,21 @@ def problems(objects: list[dict[str, Any]]) -> list[str]:
             if size > CONFIGMAP_LIMIT_BYTES:
                 out.append(f"{where}: data is {size} bytes; the API server's limit is {CONFIGMAP_LIMIT_BYTES}")
         for pod in _pod_templates(obj):
-            out += _pod_problems(pod, where, configmaps)
+            out += _pod_problems(pod, where, configmaps, lint)
         spec = obj.get("spec") or {}
         if obj.get("kind") in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
             selector = (spec.get("selector") or {}).get("matchLabels") or {}
             labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
             if not Selector.from_object(spec.get("selector")).matches(labels):
                 out.append(f"{where}: spec.selector {selector} does not match the template's labels {labels}")
-        if obj.get("kind") == "Service":
+        if obj.get("kind") == "Service" and lint:
             out += _service_problems(obj, where, pods)
     return out
 
 
-def check_objects(objects: list[dict[str, Any]], what: str = "the rendered objects") -> None:
+def check_objects(objects: list[dict[str, Any]], what: str = "the rendered objects", *, lint: bool = True) -> None:
     """Raise :class:`TaskSpecError` listing every problem, so a real cluster never gets a half-valid episode."""
-    found = problems(objects)
+    found = problems(objects, lint=lint)
     if found:
         listing = "\n  ".join(found[:20]) + (f"\n  … and {len(found) - 20} more" if len(found) > 20 else "")
         raise TaskSpecError(f"{what} would fail on a real cluster:\n  {listing}\nFix the task's manifests or patches.")

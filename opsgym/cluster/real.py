@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from opsgym.cluster.access import (
     owned,
     write_kubeconfig,
 )
-from opsgym.cluster.base import ApiReader, Ready
+from opsgym.cluster.base import ApiReader, Ready, Rollout, changes
 from opsgym.cluster.cleanup import ExitCleanup, on_exit
 from opsgym.cluster.manifests import check_objects
 from opsgym.errors import (
@@ -220,10 +220,17 @@ class RealCluster:
         return ClientReader(self.api_client())
 
     def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
-             timeout_s: float = 600.0) -> None:
+             timeout_s: float = 600.0, rollout: Rollout | None = None,
+             traffic: Mapping[str, float] | None = None) -> None:
         self.api_client()  # raises when not started
+        if traffic:
+            raise BackendUnavailableError(f"{key}: the scenario offers outside traffic ({dict(traffic)} requests/s), "
+                                          f"and the {self.name} backend has no load generator; run it on the "
+                                          "embedded cluster (backend sim)")
         rendered = objects()
-        check_objects(rendered, what=key)
+        check_objects(rendered, what=key, lint=rollout is not None)  # a fault may be what never gets ready
+        if rollout is not None:
+            check_objects(rollout.objects(), what=f"{key} (its rollout)", lint=False)
         namespaces = [o["metadata"]["name"] for o in rendered if o.get("kind") == "Namespace"]
         if len(namespaces) != 1:
             raise TaskSpecError(f"{key}: a real cluster episode needs exactly one Namespace object, got {namespaces}")
@@ -244,6 +251,9 @@ class RealCluster:
         write_kubeconfig(self.kubeconfig, agent_kubeconfig(self._cluster, self.agent_token(namespace),
                                                            base=self._config_dir))
         t3 = time.monotonic()
+        if rollout is not None:
+            self.wait(rollout.settled, namespace, timeout_s, key)
+            self.roll_out(rendered, rollout.objects())
         self.wait(ready, namespace, timeout_s, key)
         t4 = time.monotonic()
         self.timings = {"teardown_s": t1 - t0, "prepare_s": t2 - t1, "apply_s": t3 - t2, "ready_s": t4 - t3}
@@ -309,6 +319,27 @@ class RealCluster:
                 return
             raise InfrastructureError(f"creating {kind} {meta['name']!r}"
                                       f"{f' in {namespace}' if namespace else ''} failed: {_reason(exc)}") from None
+
+    def roll_out(self, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+        """Change the episode's objects into ``after`` as a deploy would: replace what differs (a Deployment rolls
+        out a new ReplicaSet), create what is new, delete what is gone."""
+        replaced, created, deleted = changes(before, after)
+        for obj in replaced:
+            resource = self._resource(obj)
+            meta = obj["metadata"]
+            namespace = meta.get("namespace") if resource.namespaced else None
+            try:
+                live = resource.get(name=meta["name"], namespace=namespace)
+                body = copy.deepcopy(obj)
+                body["metadata"]["resourceVersion"] = live.metadata.resourceVersion
+                resource.replace(body=body, name=meta["name"], namespace=namespace)
+            except ApiException as exc:
+                raise InfrastructureError(f"rolling out {obj['kind']} {meta['name']!r} failed: {_reason(exc)}") \
+                    from None
+        for obj in created:
+            self.create(obj)
+        for obj in deleted:
+            self.delete(obj)
 
     def delete(self, obj: dict[str, Any]) -> bool:
         """Delete one object if it exists (returns whether it did)."""

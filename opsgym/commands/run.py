@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -10,6 +11,9 @@ from opsgym import plugins
 from opsgym.commands import console, err
 from opsgym.commands.app import app
 from opsgym.errors import OpsGymError, RunConfigError
+
+if TYPE_CHECKING:
+    from opsgym.record import EpisodeRecord
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -105,6 +109,7 @@ def run_command(
     except OpsGymError as exc:
         raise _fail(exc) from None
     console.print(summary_table(result.records, title=f"{run_dir}: {len(result.records)}/{result.planned} episodes"))
+    _print_passk(result.records)
     console.print(f"records: {run_dir / 'records.jsonl'}")
     if report and result.records:
         _auto_report(run_dir)
@@ -115,6 +120,15 @@ def run_command(
     if any(r.status == "infra_failure" for r in result.records):
         err.print("[red]some episodes failed for infrastructure reasons after every attempt (see above)")
         raise typer.Exit(3)
+
+
+def _print_passk(records: list[EpisodeRecord]) -> None:
+    """pass@k and pass^k per task and suite, when some task ran more than one episode."""
+    from opsgym.report.passk import passk_table
+
+    table = passk_table(records)
+    if table is not None:
+        console.print(table)
 
 
 def _auto_report(run_dir: Path) -> None:
@@ -138,11 +152,14 @@ def report_command(
 ) -> None:
     """Write a self-contained HTML report (tables, charts, per-episode drill-down) for a run."""
     from opsgym.report import write_report
+    from opsgym.report.html import settled_records
+    from opsgym.runner import load_run
 
     try:
         path = write_report(run_dir, out)
     except OpsGymError as exc:
         raise _fail(exc) from None
+    _print_passk(settled_records(load_run(run_dir)[1])[0])
     console.print(f"report: {path}")
 
 

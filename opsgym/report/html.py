@@ -1,9 +1,10 @@
 """``opsgym report RUN_DIR``: one self-contained HTML file (plotly inlined, no network needed to view it).
 
 Sections: overview (planned vs recorded, failures by kind, skipped lines, versions), summary per env × agent ×
-perturbation with means and 95 % confidence intervals, metric radar/bars per scoring profile, Adaptivity per
-perturbation, distributions of time to solution and cost, inference telemetry when LLM calls exist, and every
-episode with a drill-down into its trajectory (actions, classes, observations, LLM calls, outcome, metrics).
+perturbation with means and 95 % confidence intervals, pass@k and pass^k over seeds per task and suite, metric
+radar/bars per scoring profile, Adaptivity per perturbation, distributions of time to solution and cost, inference
+telemetry when LLM calls exist, and every episode with a drill-down into its trajectory (actions, classes,
+observations, LLM calls, outcome, metrics).
 
 Records are untrusted input: every record string reaches the page through :mod:`opsgym.report.page` (escaped HTML,
 script-safe JSON, escaped figures), and the page's Content-Security-Policy runs only its own two scripts (plotly.js and
@@ -29,6 +30,7 @@ from opsgym.report.charts import (
 )
 from opsgym.report.frame import GROUP, episodes_frame, score_columns
 from opsgym.report.page import csp_meta, dom_id, figure_json, script_json, text
+from opsgym.report.passk import summarize
 from opsgym.report.stats import mean_ci
 from opsgym.runner.run import load_run
 
@@ -110,6 +112,17 @@ def _summary(frame: Any) -> str:
     return _table(headers, rows, len(GROUP), 'id="summary-table"') + note
 
 
+def _passk(records: list[EpisodeRecord]) -> str:
+    summary = summarize(records)
+    if not summary.tasks:
+        return '<p class="empty">No episode has a TaskEfficacy to judge.</p>'
+    note = ('<p class="note">an episode passes at TaskEfficacy 1 (an agent crash fails, infrastructure failures are '
+            "left out); of a task's n episodes c passed: pass@k = 1 − C(n−c, k)/C(n, k), the chance one of k passes; "
+            "pass^k = C(c, k)/C(n, k), the chance all k pass; – where a task ran fewer than k; a suite is the mean "
+            "over its tasks.</p>")
+    return _table(summary.headers, [[text(c) for c in row] for row in summary.cells()], 4, 'id="passk-table"') + note
+
+
 def _overview(plan: Any, frame: Any, superseded: int, problems: list[Any], records: list[EpisodeRecord]) -> str:
     planned = plan.planned if plan is not None and plan.planned else len(frame)
     counts = frame["status"].value_counts() if not frame.empty else {}
@@ -181,7 +194,7 @@ def render(run_dir: Path) -> str:
     frame = episodes_frame(settled)
     charts = _Figures()
     sections = [("overview", "Overview", _overview(plan, frame, superseded, problems, settled)),
-                ("summary", "Summary", _summary(frame))]
+                ("summary", "Summary", _summary(frame)), ("passk", "pass@k over seeds", _passk(settled))]
     sections += charts.section("metrics", "Metrics per profile", profile_figures(frame))
     adapt = adaptivity_rows(frame)
     if adapt:

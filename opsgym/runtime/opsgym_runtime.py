@@ -121,19 +121,21 @@ class _Host:
             connection.close()
 
     # Shipped to workloads with standard-library imports only (tests/runtime/test_real.py): no typing.Callable here.
-    def serve(self, port: int, ready, live, status: dict, listening, routes: dict) -> None:  # type: ignore[no-untyped-def]
+    def serve(self, port: int, ready, live, status: dict, listening, routes: dict,  # type: ignore[no-untyped-def]
+              warmup_s: float = 0.0) -> None:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 path = self.path.partition("?")[0]
-                if path in PROBE_PATHS["live"]:
+                kind = endpoint(path, routes)
+                if kind == "live":
                     ok, body = _answer(live), "alive"
-                elif path in PROBE_PATHS["ready"]:
+                elif kind == "ready":
                     ok, body = _answer(ready), "ready"
-                elif path == "/":
+                elif kind == "status":
                     ok, body = True, json.dumps(status, sort_keys=True)
-                elif path in routes:
+                elif kind == "route":
                     code, body = answer_route(routes, path)
                     self._send(code, body, "application/json" if code == 200 else "text/plain")
                     return
@@ -153,6 +155,7 @@ class _Host:
             def log_message(self, *args: object) -> None:  # probes every few seconds would drown the program's own logs
                 return
 
+        time.sleep(warmup_s)  # still warming up: nothing listens yet, so probes are refused
         server = ThreadingHTTPServer(("", port), Handler)
         server.daemon_threads = True
         listening()
@@ -164,6 +167,19 @@ class _Host:
 
 def _answer(probe: object) -> bool:
     return bool(probe() if callable(probe) else probe)
+
+
+def endpoint(path: str, routes) -> str:  # type: ignore[no-untyped-def]
+    """Which endpoint of a serving program answers ``GET path``: ``live``, ``ready``, ``status`` (``/``), ``route``,
+    or ``""`` for none (a 404). The simulated kubelet asks this too, so a probe on a path the program does not serve
+    fails on the embedded cluster exactly as on a real one."""
+    path = path.partition("?")[0]
+    for kind, paths in PROBE_PATHS.items():
+        if path in paths:
+            return kind
+    if path == "/":
+        return "status"
+    return "route" if path in routes else ""
 
 
 class CallError(Exception):
@@ -407,6 +423,19 @@ def serve(port: int, *, ready: object = True, live: object = True, routes: dict 
 
     ``ready``/``live`` are booleans or zero-argument callables asked on each probe. ``routes`` maps a path to a
     zero-argument callable returning a JSON object (the service's requests). Never returns.
+
+    ``STARTUP_DELAY_S`` (seconds, default 0) is a warm-up before the port opens (a cache to fill, a JIT to warm):
+    until then every connection is refused, which is what a liveness probe without enough initial delay, or a
+    startupProbe, meets on a slow service.
     """
+    text = env("STARTUP_DELAY_S") or "0"
+    try:
+        warmup_s = float(text)
+    except ValueError:
+        warmup_s = -1.0
+    if not 0 <= warmup_s <= 86400:
+        fail(f"invalid STARTUP_DELAY_S {text!r}: expected seconds between 0 and 86400 (e.g. 40)")
+    if warmup_s:
+        info("warming up before serving", port=port, startup_delay_s=f"{warmup_s:g}")
     _host.serve(int(port), ready, live, {"service": service(), **status}, lambda: info("listening", port=port),
-                dict(routes or {}))
+                dict(routes or {}), warmup_s)

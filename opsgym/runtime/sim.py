@@ -69,6 +69,12 @@ class ContainerRun:
     """Further ports it listens on (a generic server may listen on several; a program serves ``port`` only)."""
     runs_s: float = 0.0
     """For a process that exits: how long it runs before exiting, when longer than the kubelet's one second."""
+    routes: tuple[str, ...] | None = None
+    """For a serving program: the paths of its routes (with its probe endpoints and ``/``, what it answers; any other
+    path is a 404). None for anything else, whose answer to a path the kubelet cannot tell."""
+    starts_s: float = 0.0
+    """For a serving program that warms up first (``STARTUP_DELAY_S``): how long after its start its port opens.
+    Until then connections are refused; its last log line (``listening``) is written then."""
 
 
 def listens(run: Any, port: int | None) -> bool:
@@ -93,9 +99,9 @@ class _Stop(BaseException):
 
 
 class _Serving(BaseException):
-    def __init__(self, port: int, ready: bool, live: bool, routes: dict[str, Any]) -> None:
+    def __init__(self, port: int, ready: bool, live: bool, routes: dict[str, Any], warmup_s: float) -> None:
         super().__init__(port)
-        self.port, self.ready, self.live, self.routes = port, ready, live, routes
+        self.port, self.ready, self.live, self.routes, self.warmup_s = port, ready, live, routes, warmup_s
 
 
 class _Hung(BaseException):
@@ -205,10 +211,11 @@ class _SimHost:
         return self._request(host, port, path)
 
     def serve(self, port: int, ready: Any, live: Any, status: dict, listening: Callable[[], None],
-              routes: dict[str, Any]) -> None:
+              routes: dict[str, Any], warmup_s: float = 0.0) -> None:
+        self.t += warmup_s
         listening()
         answer = lambda probe: bool(probe() if callable(probe) else probe)  # noqa: E731
-        raise _Serving(port, answer(ready), answer(live), routes)
+        raise _Serving(port, answer(ready), answer(live), routes, warmup_s)
 
 
 class _Program:
@@ -397,7 +404,7 @@ def run_container(*, command: list[str], env: dict[str, str], files: dict[str, s
     except _Serving as serving:
         answer = functools.partial(program.answer, serving.routes) if request is not None else None
         return ContainerRun(tuple(host.logs), None, "", host.memory_mb, serving.ready, serving.live, serving.port,
-                            answer)
+                            answer, routes=tuple(serving.routes), starts_s=serving.warmup_s)
     except _Stop as stop:
         return _exited(host, host.logs, stop.code, stop.reason)
     except _Hung:

@@ -91,6 +91,11 @@ def field_matches(given: str, truth: str) -> bool:
     g, t = _tokens(given), _tokens(truth)
     if not g or not t:
         return False
+    dotted = [part for token in t for part in token.split(".")]  # data["kv.conf"] is also written data.kv.conf
+    return any(_names(g, variant) for variant in ([t, dotted] if dotted != t else [t]))
+
+
+def _names(g: list[str], t: list[str]) -> bool:
     anchor = _anchor(t)
     for i in range(len(t) - len(g) + 1):
         end = i + len(g)

@@ -22,6 +22,8 @@ Definitions this module fixes (documented in the record as ``*_method`` fields):
   or judged, times entity precision over ``outcome.extra["entities"]``) times ``AnswerCredit``, the share of it an
   episode keeps given RemediationCorrect (the profile's ``unresolved.answer_credit``, see
   :func:`~opsgym.scoring.metrics.answer_credit`).
+* DiagRecall, RootCauseRecall (entity recall) and ChainMatch, ChainExact (:mod:`~opsgym.scoring.chain`, for tasks whose
+  ground truth names a propagation chain): reported among the components, read by no score.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import resource
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +39,7 @@ from opsgym.errors import ScoringConfigError
 from opsgym.outcome import Outcome
 from opsgym.scoring import metrics as m
 from opsgym.scoring.actions import may_add_infrastructure, parse_action
+from opsgym.scoring.chain import ChainMatch, chain_match
 from opsgym.scoring.correctness import Correctness, diag_correct, root_cause_correct
 from opsgym.scoring.judge import Judge
 from opsgym.scoring.penalties import Firing, evaluate_rules
@@ -71,6 +74,8 @@ class ScoringInputs(BaseModel):
     perturbations: list[str] = Field(default_factory=list)
     diag: Correctness
     root_cause: Correctness
+    chain: ChainMatch | None = Field(default=None, description="how much of ground_truth.chain the answer traces "
+                                     "(informational: no score reads it)")
     remediation_correct: float
     remediation_source: str = "end-state checks of the backend"
     checks: list[dict[str, Any]] = Field(default_factory=list)
@@ -190,6 +195,7 @@ def gather_inputs(outcome: Outcome | Mapping[str, Any], *, llm: dict[str, Any] |
         task_id=o.task_id, seed=o.seed, domain=o.domain, default_profile=o.profile, perturbations=o.perturbations,
         diag=diag_correct(answer, o.ground_truth, judge, candidates),
         root_cause=root_cause_correct(answer, o.ground_truth, judge, candidates),
+        chain=chain_match(answer, o.ground_truth),
         remediation_correct=o.remediation_correct, checks=[c.model_dump() for c in o.checks],
         firings=evaluate_rules(o), interventions=o.interventions, max_interventions=o.max_interventions,
         sim_time_s=o.sim_time_s, wall_time_s=o.wall_time_s, agent_time_s=agent_time, virtual_clock=virtual,
@@ -245,7 +251,11 @@ def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "Ta
     components = {
         "DiagCorrect": diag, "RootCauseCorrect": rca, "RemediationCorrect": inputs.remediation_correct,
         "DiagGraded": inputs.diag.score, "RootCauseGraded": inputs.root_cause.score, "AnswerCredit": credit,
-        "DiagPrecision": _precision(inputs.diag), "RootCausePrecision": _precision(inputs.root_cause), "Penalty": pen,
+        "DiagPrecision": _entity(inputs.diag, "precision"), "DiagRecall": _entity(inputs.diag, "recall"),
+        "RootCausePrecision": _entity(inputs.root_cause, "precision"),
+        "RootCauseRecall": _entity(inputs.root_cause, "recall"),
+        "ChainMatch": inputs.chain.score if inputs.chain else None,
+        "ChainExact": inputs.chain.exact if inputs.chain else None, "Penalty": pen,
         "LatencyScore": m.latency_score(inputs.time_to_solution_s, _budget(inputs, "time_to_solution_s")),
         "MemoryScore": m.memory_score(inputs.peak_memory_mb, _budget(inputs, "memory_mb")),
         "ThroughputScore": m.throughput_score(inputs.episodes_per_min, _budget(inputs, "throughput_eps_per_min")),
@@ -260,8 +270,10 @@ def compute(inputs: ScoringInputs, profile: Profile, *, reward_metric: str = "Ta
     }).model_dump()
 
 
-def _precision(correctness: Correctness) -> float | None:
-    return correctness.entities.precision if correctness.entities is not None else None
+def _entity(correctness: Correctness, measure: Literal["precision", "recall"]) -> float | None:
+    """Entity precision or recall of a free-text answer; None for an object answer or an episode without entities."""
+    entities = correctness.entities
+    return None if entities is None else entities.precision if measure == "precision" else entities.recall
 
 
 def _judge_summary(inputs: ScoringInputs) -> dict[str, Any] | None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from opsgym.domain import Domain
 from opsgym.hookspecs import Register, hookimpl
-from opsgym.sre.spec import SRESpec
+from opsgym.sre.spec import SRE_MERGED_LISTS, SRESpec
 
 SRE = Domain(
     name="sre", section=SRESpec, scenario="opsgym.sre.scenario:SREScenario", default_backend="sim",
     backend_kind="cluster backend", default_profile="sre", submit_needs_answer=True,
+    prepare="opsgym.sre.render:check_variables", merged_lists=SRE_MERGED_LISTS,
 )
 
 

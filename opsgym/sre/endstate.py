@@ -4,7 +4,8 @@ A healthy faulty service proves little on its own: it is healthy too when it run
 value that it never validates, or calls the key-value store instead of its real dependency. So the end state must
 also show
 
-- the faulty workload as it was loaded except for the task's ``repairable`` fields (:mod:`opsgym.sre.pristine`);
+- the faulty workload, what it reads and the task's repairable objects as in the app before the fault, except for
+  the task's ``repairable`` fields (:mod:`opsgym.sre.pristine`); for a no-fault control, the whole app untouched;
 - settings its own program accepts: the program starts in the simulated runtime with the end state's inputs;
 - requests that flow: the app's end-to-end request (:mod:`opsgym.sre.flow`) reaches the faulty service, which answers
   as itself and calls exactly the Services of its pristine dependencies, resolved as the program resolves them (so
@@ -15,13 +16,12 @@ also show
 
 from __future__ import annotations
 
-from opsgym.k8s.kinds import kind_named
 from opsgym.outcome import CheckResult
 from opsgym.runtime.sim import ContainerRun
 from opsgym.sre.checks import Baseline, ClusterView, check_result
 from opsgym.sre.flow import ApiStore, FlowResult, real_request, request_flow, start_template
 from opsgym.sre.pristine import differences, referenced
-from opsgym.sre.render import Episode, substitute
+from opsgym.sre.render import Episode
 
 __all__ = ["repair_checks"]
 
@@ -29,25 +29,29 @@ NO_ANSWER = frozenset({0, 503, 508})
 """Statuses of a request that reached no program (nothing listening, a pod that does not serve, a request loop)."""
 
 
-def _pristine(view: ClusterView, store: ApiStore, base: Baseline, episode: Episode) -> CheckResult:
+def _pristine(view: ClusterView, base: Baseline, episode: Episode) -> CheckResult:
+    """Only the repairable fields differ from the pristine app: for the faulty workload, what it reads and every
+    object the task names as repairable; for a no-fault control, every object of the app."""
     namespace, name = episode.namespace, episode.service
-    repairable: dict[tuple[str, str], list[str]] = {}
-    for item in episode.task.sre.repairable:
-        key = (item.kind, substitute(item.name, episode.variables))
-        repairable.setdefault(key, []).extend(substitute(p, episode.variables) for p in item.paths)
-    loaded = base.loaded[("Deployment", name)]
+    if episode.task.sre.control:
+        keys, label = list(base.loaded), "app-unchanged"
+    else:
+        keys = [("Deployment", name), *referenced(base.loaded.get(("Deployment", name)) or {}), *base.repairable]
+        label = f"{name}-unchanged-but-repaired"
     changed: list[str] = []
-    for kind, obj_name in [("Deployment", name), *referenced(loaded)]:
-        want = base.loaded.get((kind, obj_name))
-        if want is None:
-            continue
-        live = view.get(kind, namespace, obj_name) if kind == "Deployment" else \
-            store.get(kind_named(kind).plural, namespace, obj_name)
+    for kind, obj_name in dict.fromkeys(k for k in keys if k in base.loaded):
+        live = view.get(kind, namespace, obj_name)
         changed += [f"{kind} {obj_name}: {path}" for path in
-                    differences(kind, live, want, repairable.get((kind, obj_name), []))]
-    return check_result(f"{name}-unchanged-but-repaired", not changed,
-                        "changed besides the repair: " + "; ".join(changed[:8]) if changed else
-                        "only the faulty fields differ from the workload as it was loaded")
+                    differences(kind, live, base.loaded[kind, obj_name], base.repairable.get((kind, obj_name), []),
+                                tolerate=not episode.task.sre.control)]
+        uid = base.uids.get((kind, obj_name))
+        if live is not None and uid is not None and live["metadata"].get("uid") != uid:
+            changed.append(f"{kind} {obj_name}: deleted and re-created")
+        if episode.task.sre.control and kind == "Deployment" and live is not None and \
+                int(live["spec"].get("replicas", 1)) != base.replicas.get(obj_name):
+            changed.append(f"{kind} {obj_name}: spec.replicas")  # scaling up is a change a false alarm did not ask
+    return check_result(label, not changed, "changed besides the repair: " + "; ".join(changed[:8]) if changed else
+                        "only the repairable fields differ from the app before the fault")
 
 
 def _accepted(view: ClusterView, store: ApiStore, episode: Episode) -> CheckResult:
@@ -97,7 +101,7 @@ def _request_checks(episode: Episode, target: str, flow: FlowResult, real: FlowR
                 for label, r in results if r.status != 200 or not r.services >= everyone]
     out.append(check_result("shop-request-flow", not problems,
                             f"{target} answered by every service" if not problems else
-                            f"{target}: {'; '.join(problems)}", "collateral"))
+                            f"{target}: {'; '.join(problems)}", episode.task.sre.request))
     return out
 
 
@@ -105,7 +109,7 @@ def repair_checks(view: ClusterView, base: Baseline, episode: Episode, *, real: 
     """The end-state checks beyond health. ``real``: the backend runs real containers, so the real shop is also
     asked the end-to-end request (through the API server's service proxy)."""
     store = ApiStore(view.reader)
-    out = [_pristine(view, store, base, episode), _accepted(view, store, episode)]
+    out = [_pristine(view, base, episode), _accepted(view, store, episode)]
     request = episode.app.request
     if request is not None:
         flow = request_flow(store, episode.namespace, request.service, request.port, request.path)

@@ -31,7 +31,7 @@ from opsgym.cluster.sim.podenv import (
 )
 from opsgym.errors import ClusterApiError
 from opsgym.k8s.quantity import memory_mib
-from opsgym.runtime.sim import ContainerRun, run_container
+from opsgym.runtime.sim import ContainerRun, listens, run_container
 
 __all__ = ["ApiStore", "FlowResult", "Hop", "answered_by", "real_request", "request_flow", "start_template"]
 
@@ -171,6 +171,9 @@ class _Network:
         target = self._backend(service, port)
         if isinstance(target, str):
             return 503, target
+        forwarded = self._endpoint_port(service, port)
+        if forwarded is not None and not listens(target, forwarded):
+            return 0, f"{host}:{port}: Connection refused (nothing listens on the endpoint's port)"
         if self.depth >= MAX_HOPS:
             return 508, "request loop: too many hops"
         self.depth += 1
@@ -178,6 +181,15 @@ class _Network:
             return target.answer(path) if target.answer else (503, "not serving")
         finally:
             self.depth -= 1
+
+    def _endpoint_port(self, service: dict[str, Any], port: int) -> int | None:
+        """The pod port the Service's ``port`` forwards to (the Endpoints entry of the same name)."""
+        wanted: dict[str, Any] = next((p for p in (service.get("spec") or {}).get("ports") or []
+                                       if p.get("port") == port), {})
+        endpoints = self.store.get("endpoints", service["metadata"]["namespace"], service["metadata"]["name"]) or {}
+        return next((int(e["port"]) for s in endpoints.get("subsets") or [] if s.get("addresses")
+                     for e in s.get("ports") or [] if (e.get("name") or "") == (wanted.get("name") or "")
+                     and e.get("port")), None)
 
     def _backend(self, service: dict[str, Any], port: int) -> ContainerRun | str:
         """The program behind the Service's first ready endpoint for ``port`` (started once per pod)."""

@@ -1,9 +1,11 @@
 """SREScenario: a Kubernetes incident on any cluster backend, driven through the agent's kubectl.
 
-``reset(seed)`` renders the app with the seed's fault and noise, asks the backend to hold exactly those objects and
-waits until the fault is observable (the faulty pods in CrashLoopBackOff). Actions are real kubectl commands through
-:mod:`opsgym.cluster.kubectl`; each advances the backend's clock. ``evaluate()`` lets time pass until the service can
-show it is healthy, then checks the end state through the Kubernetes API — the same checks on every backend.
+``reset(seed)`` renders the app with the seed's fault and noise, asks the backend to hold exactly those objects (or,
+for a fault that arrives with a deploy, the pristine app first and then the faulty rollout) and waits until the
+fault is observable as the task says (:mod:`opsgym.sre.gate`: a crash loop, an image pull failing, Pending pods …).
+Actions are real kubectl commands through :mod:`opsgym.cluster.kubectl`; each advances the backend's clock.
+``evaluate()`` lets time pass until the service can show it is healthy, then checks the end state through the
+Kubernetes API — the same checks on every backend.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from typing import Any
 
 from opsgym import plugins
-from opsgym.cluster.base import ApiReader
+from opsgym.cluster.base import ApiReader, Rollout
 from opsgym.cluster.kubectl import Kubectl
 from opsgym.outcome import Answer
 from opsgym.scenario import ActionResult, Evaluation, Tool
@@ -21,7 +23,6 @@ from opsgym.sre.checks import (
     Baseline,
     ClusterView,
     baseline,
-    crashlooping,
     field_check,
     health_checks,
     restart_marks,
@@ -29,7 +30,8 @@ from opsgym.sre.checks import (
 )
 from opsgym.sre.endstate import repair_checks
 from opsgym.sre.entities import entity_names
-from opsgym.sre.render import Episode, plan
+from opsgym.sre.gate import deployments_ready, gate
+from opsgym.sre.render import Episode, plan, substitute
 from opsgym.tasks import TaskSpec
 
 __all__ = ["SREScenario"]
@@ -78,7 +80,7 @@ class SREScenario:
         self.perturbations = list(perturbations or [])
         self.episode: Episode | None = None
         self.baseline: Baseline | None = None
-        self._judging_s = 0.0
+        self._judging_s = self._started_at = 0.0
         self.entities: list[str] = []
 
     def _view(self) -> ClusterView:
@@ -87,38 +89,54 @@ class SREScenario:
 
     def reset(self, seed: int) -> tuple[str, dict[str, Any]]:
         episode = plan(self.task, seed)
-        rendered: list[list[dict[str, Any]]] = []
+        spec = self.task.sre
+        rendered: dict[bool, list[dict[str, Any]]] = {}
 
-        def objects() -> list[dict[str, Any]]:
-            if not rendered:
-                objs = episode.objects()
+        def objects(fault: bool = True) -> list[dict[str, Any]]:
+            if fault not in rendered:
+                objs = episode.objects(fault=fault)
                 for perturbation in self.perturbations:
                     objs = perturbation.scenario(objs)
-                rendered.append(objs)
-            return rendered[0]
+                rendered[fault] = objs
+            return rendered[fault]
 
-        others = [s for s in episode.app.services if s != episode.service and episode.replicas[s] > 0]
-
-        age = self.task.sre.incident_age_s if self.backend.virtual_time else 0.0
+        holds, observed = gate(episode)
+        age = spec.incident_age_s if self.backend.virtual_time else 0.0
         observed_at: list[float] = []
 
         def ready(reader: ApiReader) -> bool:
             if not observed_at:
-                if not crashlooping(ClusterView(reader), episode.namespace, episode.service, others):
+                if not holds(ClusterView(reader)):
                     return False
                 observed_at.append(self.backend.now())
             return self.backend.now() - observed_at[0] >= age
 
         names = "+".join(getattr(p, "name", type(p).__name__) for p in self.perturbations) or "none"
         key = f"{self.task.id}@{self.task.version}/seed={seed}/perturbations={names}"
-        self.backend.load(key, objects, ready=ready, timeout_s=self.task.sre.ready_timeout_s + age)
-        self.episode, self.baseline = episode, baseline(objects())
+        traffic = {str(substitute(k, episode.variables)): v for k, v in spec.traffic.items()} or None
+        if spec.rollout:
+            everyone = episode.deployments()
+            settled = Rollout(objects, lambda reader: deployments_ready(ClusterView(reader), episode.namespace,
+                                                                          everyone))
+            self.backend.load(key, lambda: objects(False), ready=ready, rollout=settled, traffic=traffic,
+                              timeout_s=spec.ready_timeout_s + age)
+        else:
+            self.backend.load(key, objects, ready=ready, traffic=traffic, timeout_s=spec.ready_timeout_s + age)
+        repairable: dict[tuple[str, str], list[str]] = {}
+        for item in spec.repairable:
+            repairable.setdefault((item.kind, substitute(item.name, episode.variables)), []).extend(
+                substitute(p, episode.variables) for p in item.paths)
+        self.episode, self.baseline = episode, baseline(objects(False), objects(), repairable)
+        if spec.control:  # nothing may change, not even an object's identity
+            view = self._view()
+            self.baseline.uids.update({("Deployment", name): live["metadata"]["uid"] for name in episode.deployments()
+                                       if (live := view.get("Deployment", episode.namespace, name)) is not None})
         self.entities = entity_names(objects(), skip_data_of=(episode.app.programs_configmap,))  # for scoring
-        self._judging_s = 0.0
+        self._judging_s, self._started_at = 0.0, self.backend.now()
         variables = dict(episode.variables)
         variables["noise"] = list(episode.noise_names)
-        alert = string.Template(self.task.sre.alert).safe_substitute(variables)
-        return alert, variables
+        alert = string.Template(spec.alert).safe_substitute(variables)
+        return alert, {**variables, "observed": observed}
 
     def execute(self, action: str) -> ActionResult:
         result = self.kubectl.run(action)
@@ -147,7 +165,7 @@ class SREScenario:
         view = self._view()
         checks = health_checks(view, base, episode, before)
         checks += repair_checks(view, base, episode, real=not self.backend.virtual_time)
-        checks += [field_check(view, c, episode.variables, episode.namespace) for c in spec.checks]
+        checks += [field_check(view, c, episode.variables, episode.namespace, self._started_at) for c in spec.checks]
         gating = [c for c in checks if c.kind in ("remediation", "safety")]
         correct = 1.0 if gating and all(c.passed for c in gating) else 0.0
         return Evaluation(checks=checks, remediation_correct=correct,

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_run_over_the_sre_suite_with_oracle_and_random_in_parallel_then_report(tmp_path: Path):
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["run", "--env", "opsgym/SRE-*", "--agent", "oracle", "--agent", "random",
+    result = CliRunner().invoke(app, ["run", "--env", "opsgym/SRE-[0-9]*", "--agent", "oracle", "--agent", "random",
                                       "--episodes", "1", "--parallel", "2", "--out", str(out)],
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output

@@ -99,6 +99,10 @@ def test_a_field_naming_several_paths_or_none_gets_no_field_credit(field):
     ("env[name=LOG_LEVEL].value", "spec.template.spec.containers[name=cart].env[name=KV_ADDR].value", False),
     ("limits.memory", "spec.template.spec.containers[name=cart].resources.limits.memory", True),
     ("requests.memory", "spec.template.spec.containers[name=cart].resources.limits.memory", False),
+    ('data["kv.conf"]', 'data["kv.conf"]', True),  # a key with a dot, written as a key …
+    ("data.kv.conf", 'data["kv.conf"]', True),  # … or as a dotted path, as people write it
+    ("kv.conf", 'data["kv.conf"]', True),
+    ("data.kv", 'data["kv.conf"]', False),
 ])
 def test_a_field_may_be_shortened_but_must_keep_what_identifies_it(given, truth, ok):
     assert field_matches(given, truth) is ok

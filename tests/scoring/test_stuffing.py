@@ -17,6 +17,7 @@ import yaml
 
 import opsgym  # noqa: F401  (registers the opsgym/* ids)
 from opsgym.scoring.adaptivity import play_episode
+from opsgym.tasks import load_task
 
 ROOT = Path(__file__).resolve().parents[2]
 SRE_IDS = sorted(i for i in gym.registry if re.fullmatch(r"opsgym/SRE-\d+", i))
@@ -44,11 +45,11 @@ def _symptom_words() -> list[str]:
     """Every literal keyword of every SRE task's ground truth, and every word of their alerts."""
     words: set[str] = set()
     for path in sorted(ROOT.glob("envs/sre-*/task.yaml")):
-        task = yaml.safe_load(path.read_text())
-        truth = task["ground_truth"]
-        for group in truth.get("diagnosis_keywords", []) + truth.get("root_cause_keywords", []):
+        task = load_task(path)  # the merged task: a library task keeps its ground truth in the files it uses
+        truth = task.ground_truth
+        for group in truth.diagnosis_keywords + truth.root_cause_keywords:
             words.update(w for w in group if "${" not in w)
-        words.update(re.findall(r"[A-Za-z][A-Za-z0-9-]+", task["sre"]["alert"]))
+        words.update(re.findall(r"[A-Za-z][A-Za-z0-9-]+", task.sre.alert))
     return sorted(words)
 
 

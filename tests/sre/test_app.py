@@ -14,7 +14,8 @@ from opsgym.sre.render import load_app, plan
 from opsgym.tasks import envs_root, load_task
 
 SHOP = envs_root() / "_apps" / "shop"
-TASKS = {task.id: task for task in map(load_task, sorted(envs_root().glob("sre-*")))}
+TASKS = {task.id: task for task in map(load_task, sorted(envs_root().glob("sre-[0-9]*")))}
+"""The first three tasks, whose engine behaviour these tests pin down (the whole catalog: tests/sre/test_catalog.py)."""
 
 
 def without_nulls(value: Any) -> Any:

@@ -12,7 +12,8 @@ from opsgym.sre.paths import get_path
 from opsgym.sre.render import plan, substitute
 from opsgym.tasks import envs_root, load_task
 
-TASKS = {task.id: task for task in map(load_task, sorted(envs_root().glob("sre-*")))}
+TASKS = {task.id: task for task in map(load_task, sorted(envs_root().glob("sre-[0-9]*")))}
+"""The first three tasks, whose engine behaviour these tests pin down (the whole catalog: tests/sre/test_catalog.py)."""
 
 
 def find(objects, kind, name):

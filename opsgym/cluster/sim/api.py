@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from opsgym.cluster.sim.claim_updates import check_resize
 from opsgym.cluster.sim.defaults import apply_defaults, replicas_error, validate
 from opsgym.cluster.sim.patch import apply_patch
 from opsgym.cluster.sim.schema import decode
@@ -188,6 +189,7 @@ class Api:
         self._stamp_restart(obj, old)
         apply_defaults(rt, obj)
         validate(rt, obj, old)
+        check_resize(self.engine.store, rt.plural, obj, old)
         self.engine.policy.check_update(rt, obj)
         if rt.generation and obj.get("spec") != old.get("spec"):
             meta["generation"] = old["metadata"].get("generation", 1) + 1

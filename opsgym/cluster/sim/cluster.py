@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import atexit
 import base64
+import copy
 import functools
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from opsgym.cluster.access import write_kubeconfig
-from opsgym.cluster.base import ApiReader, Ready
+from opsgym.cluster.base import ApiReader, Ready, Rollout, changes
 from opsgym.cluster.cleanup import private_dir, reclaim_private_dirs
 from opsgym.cluster.sim.clock import DEFAULT_EPOCH
 from opsgym.cluster.sim.engine import Engine
@@ -223,12 +224,14 @@ class SimCluster:
 
     # ------------------------------------------------------------------------------------------------ scenarios
     def load(self, key: str, objects: Callable[[], list[dict[str, Any]]], *, ready: Ready | None = None,
-             timeout_s: float = 600.0) -> None:
-        """Hold exactly ``objects()`` and settle until ``ready``; cached per ``key`` and restored in milliseconds.
+             timeout_s: float = 600.0, rollout: Rollout | None = None,
+             traffic: Mapping[str, float] | None = None) -> None:
+        """Hold exactly ``objects()`` and settle until ``ready`` (after the ``rollout``, if any) under ``traffic``;
+        cached per ``key`` and restored in milliseconds.
 
         Raises:
             TaskSpecError: the cluster rejected one of the objects (the message names it and says why).
-            InfrastructureError: ``ready`` did not hold within ``timeout_s`` virtual seconds.
+            InfrastructureError: a predicate did not hold within ``timeout_s`` virtual seconds.
         """
         engine = self.engine
         cached = self._cache.get(key)
@@ -241,16 +244,49 @@ class SimCluster:
         with engine.lock:
             for index, obj in enumerate(items):
                 self._create(index, obj)
+            namespace = next((o["metadata"]["name"] for o in items if o.get("kind") == "Namespace"), self.namespace)
+            for service, rps in (traffic or {}).items():
+                engine.metrics.set_load(namespace, service, rps)
             engine.reconcile()
+        if rollout is not None:
+            self._settle(key, rollout.settled, timeout_s, "settle before its rollout")
+            self._roll_out(items, rollout.objects())
+        self._settle(key, ready, timeout_s, "become ready")
+        self._cache[key] = self.snapshot()
+
+    def _settle(self, key: str, ready: Ready | None, timeout_s: float, what: str) -> None:
         waited = 0.0
         while ready is not None and not ready(self.reader()):
             if waited >= timeout_s:
-                raise InfrastructureError(f"scenario {key!r} did not become ready within {timeout_s:g} virtual "
+                raise InfrastructureError(f"scenario {key!r} did not {what} within {timeout_s:g} virtual "
                                           "seconds on the embedded cluster; check the fault and the ready predicate "
                                           "(`opsgym cluster up --task …` lets you look at it with kubectl)")
             self.advance(READY_STEP_S)
             waited += READY_STEP_S
-        self._cache[key] = self.snapshot()
+
+    def _roll_out(self, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> None:
+        """Change the loaded objects into ``after`` as a deploy would (replace, create, delete)."""
+        replaced, created, deleted = changes(before, after)
+        api = self.engine.api
+        with self.engine.lock:
+            for obj in replaced:
+                rt = BY_KIND[(str(obj["apiVersion"]), str(obj["kind"]))]
+                namespace = obj["metadata"].get("namespace", self.namespace) if rt.namespaced else ""
+                live = api.get(rt, namespace, obj["metadata"]["name"])
+                body = copy.deepcopy(obj)
+                body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+                try:
+                    api.update(rt, namespace, obj["metadata"]["name"], body)
+                except ApiError as exc:
+                    raise TaskSpecError(f"the rollout's {obj['kind']} {obj['metadata']['name']} was rejected by "
+                                        f"the embedded cluster: {exc.message}") from exc
+            for index, obj in enumerate(created):
+                self._create(index, obj)
+            for obj in deleted:
+                rt = BY_KIND[(str(obj["apiVersion"]), str(obj["kind"]))]
+                api.delete(rt, obj["metadata"].get("namespace", self.namespace) if rt.namespaced else "",
+                           obj["metadata"]["name"])
+            self.engine.reconcile()
 
     def _create(self, index: int, obj: dict[str, Any]) -> None:
         kind, api_version = (obj or {}).get("kind"), (obj or {}).get("apiVersion")

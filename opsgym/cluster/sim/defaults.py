@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from opsgym.cluster.sim.admission import policy_defaults
+from opsgym.cluster.sim.claim_updates import UPDATE_ERRORS as STORAGE_UPDATE_ERRORS
 from opsgym.cluster.sim.disruption import ERRORS as BUDGET_ERRORS
 from opsgym.cluster.sim.hpa_spec import hpa_defaults, hpa_errors
 from opsgym.cluster.sim.status import ApiError, FieldError
@@ -378,6 +379,8 @@ def validate(rt: Kind, obj: dict[str, Any], old: dict[str, Any] | None = None) -
 def _immutable(rt: Kind, obj: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     if rt.plural == "pods":
         return _pod_update(obj, old)
+    if rt.plural in STORAGE_UPDATE_ERRORS:
+        return STORAGE_UPDATE_ERRORS[rt.plural](obj, old)
     if rt.plural in WORKLOAD_KINDS:
         return immutable_errors(rt.plural, obj, old)
     if rt.plural in ("deployments", "replicasets"):

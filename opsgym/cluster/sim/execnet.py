@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsgym.cluster.sim.netpol import Network, guard, network
 from opsgym.cluster.sim.podenv import lookup, resolver
+from opsgym.cluster.sim.probes import opens_at
 from opsgym.runtime.sim import listens, run_container
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ class PodNet:
         record = self.engine.kubelet.state.get(pod["metadata"].get("uid", ""))
         for crec in (record.containers.values() if record is not None else ()):
             inst = crec.current
-            if inst is not None and inst.finished is None and listens(inst.run, port):
+            if inst is not None and inst.finished is None and listens(inst.run, port) and \
+                    self.engine.clock.now >= opens_at(inst.run, inst.started):
                 return inst
         return None
 

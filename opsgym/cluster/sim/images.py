@@ -5,7 +5,9 @@ Which images exist is data: ``images.yaml`` beside this module (common public im
 catalogs apps register (:func:`register_catalog`, an ``images.yaml`` beside an app's ``app.yaml``). A repository a
 catalog names is authoritative: a tag or digest it does not list is ``not found``, a ``private`` one needs an
 imagePullSecret for its registry. A repository no catalog names is taken as already on the nodes (as ``kind load
-docker-image`` leaves a locally built image), so test fixtures and third-party tasks keep running as before.
+docker-image`` leaves a locally built image), so test fixtures and third-party tasks keep running as before —
+unless its registry host does not resolve: only the hosts a catalog lists under ``registries`` (and those of its
+repositories) do, so a typo in the registry (``docker.oi/library/python``) fails to pull as containerd reports it.
 Existing public images are on every node from the start (pre-pulled, as kind loads an app's images), so
 ``IfNotPresent`` says "already present on machine"; ``Always`` pulls, and a private image is pulled with its
 secret the first time its container starts.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, replace
@@ -27,13 +30,15 @@ from typing import Any, Protocol
 import yaml
 
 __all__ = ["Daemon", "PullState", "Pulled", "Reference", "Repository", "catalogued", "container_command", "daemon",
-           "ensure_image", "image_config", "parse_reference", "register_catalog", "startable"]
+           "ensure_image", "image_config", "parse_reference", "register_catalog", "resolves", "startable"]
 
 Obj = dict[str, Any]
 INITIAL_BACKOFF_S, MAX_BACKOFF_S = 10.0, 300.0
 STATUS_DELAY_S = 1.0
 """How long a failed pull shows as ErrImagePull before the next sync finds it backing off (ImagePullBackOff)."""
 DEFAULT_SIZE = 52428800
+NODE_RESOLVER = "172.18.0.1:53"
+"""The DNS server a kind node's containerd asks (the docker network's gateway; the sim's nodes are 172.18.0.2 up)."""
 """The size reported for an image no catalog names when a pull is forced (``imagePullPolicy: Always``)."""
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*" \
@@ -116,6 +121,8 @@ class Repository:
     shell: str = "gnu"
     """Whose wording the image's tools use: ``gnu`` (Debian coreutils, dash as ``sh``) or ``busybox``."""
     files: tuple[tuple[str, str], ...] = ()
+    auth: frozenset[str] = frozenset()
+    """For a private repository: the ``user:password`` pairs its registry accepts (empty: any credentials for it)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +138,7 @@ class Daemon:
 
 
 _APP_CATALOGS: list[Path] = []
-_FIELDS = ("entrypoint", "cmd", "env", "shell", "files")
+_FIELDS = ("entrypoint", "cmd", "env", "shell", "files", "auth")
 
 
 def register_catalog(path: Path) -> None:
@@ -156,7 +163,8 @@ def _repository(entry: dict[str, Any], old: Repository | None) -> Repository:
                               "cmd": tuple(str(a) for a in entry.get("cmd") or ()),
                               "env": tuple((str(k), str(v)) for k, v in (entry.get("env") or {}).items()),
                               "shell": str(entry.get("shell") or "gnu"),
-                              "files": tuple((str(k), str(v)) for k, v in (entry.get("files") or {}).items())}
+                              "files": tuple((str(k), str(v)) for k, v in (entry.get("files") or {}).items()),
+                              "auth": frozenset(str(pair) for pair in entry.get("auth") or ())}
     if old is not None:
         tags = {**old.tags, **tags}
         binaries = binaries | (old.bin or frozenset()) if binaries else old.bin
@@ -164,8 +172,9 @@ def _repository(entry: dict[str, Any], old: Repository | None) -> Repository:
     return Repository(tags, bool(entry.get("private", old.private if old else False)), binaries, **fields)
 
 
-def _read(path: Path, into: dict[str, Repository], daemons: dict[str, Daemon]) -> None:
+def _read(path: Path, into: dict[str, Repository], daemons: dict[str, Daemon], registries: set[str]) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    registries.update(str(host) for host in data.get("registries") or ())
     if data.get("default"):
         into[""] = _repository(data["default"], into.get(""))
     for name, entry in (data.get("repositories") or {}).items():
@@ -177,12 +186,28 @@ def _read(path: Path, into: dict[str, Repository], daemons: dict[str, Daemon]) -
 
 
 @functools.cache
-def _catalogs() -> tuple[dict[str, Repository], dict[str, Daemon]]:
+def _catalogs() -> tuple[dict[str, Repository], dict[str, Daemon], frozenset[str]]:
     repositories: dict[str, Repository] = {}
     daemons: dict[str, Daemon] = {}
+    registries: set[str] = set()
     for path in (Path(__file__).with_name("images.yaml"), *_APP_CATALOGS):
-        _read(path, repositories, daemons)
-    return repositories, daemons
+        _read(path, repositories, daemons, registries)
+    registries |= {name.split("/", 1)[0] for name in repositories if name}
+    return repositories, daemons, frozenset(registries)
+
+
+def _host(domain: str) -> str:
+    return domain.rsplit(":", 1)[0] if domain.count(":") == 1 else domain
+
+
+def resolves(domain: str) -> bool:
+    """Whether a node can look up the registry ``domain`` (``host[:port]``): a listed registry host or an IP."""
+    known, host = _catalogs()[2], _host(domain)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return domain in known or host in known
+    return True
 
 
 def _catalog() -> dict[str, Repository]:
@@ -277,8 +302,20 @@ def _duration(seconds: float) -> str:
     return f"{minutes}m{text}" if minutes else text
 
 
-def _credentials(store: Objects, pod: Obj, domain: str) -> bool:
-    """Whether a pull secret of the pod (or of its ServiceAccount) holds an auth for ``domain``."""
+def _login(entry: Any) -> str:
+    """An auths entry's ``user:password`` (its ``auth``, base64, else its ``username`` and ``password``)."""
+    if not isinstance(entry, dict):
+        return ""
+    try:
+        return base64.b64decode(str(entry["auth"])).decode("utf-8", "replace") if entry.get("auth") else \
+            f"{entry.get('username', '')}:{entry.get('password', '')}"
+    except (binascii.Error, ValueError):
+        return ""
+
+
+def _credentials(store: Objects, pod: Obj, domain: str, accepted: frozenset[str] = frozenset()) -> bool:
+    """Whether a pull secret of the pod (or of its ServiceAccount) holds an auth for ``domain`` (one of
+    ``accepted``, when the registry's accepted logins are known)."""
     namespace, spec = pod["metadata"]["namespace"], pod.get("spec") or {}
     names = [s.get("name", "") for s in spec.get("imagePullSecrets") or []]
     account = store.get("serviceaccounts", namespace, spec.get("serviceAccountName") or "default") or {}
@@ -295,7 +332,8 @@ def _credentials(store: Objects, pod: Obj, domain: str) -> bool:
         except (binascii.Error, ValueError):
             continue
         auths = config.get("auths", config) if isinstance(config, dict) else {}
-        if isinstance(auths, dict) and hosts & set(auths):
+        if isinstance(auths, dict) and any(not accepted or _login(auths[host]) in accepted
+                                           for host in hosts & set(auths)):
             return True
     return False
 
@@ -309,10 +347,14 @@ def missing_pull_secrets(store: Objects, pod: Obj) -> list[str]:
 def _pull(store: Objects, pod: Obj, ref: Reference) -> tuple[int, str]:
     """(image size, "") for a pull that works, or (0, the CRI error text)."""
     repo = _catalog().get(ref.repository)
+    head = f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": '
+    if not resolves(ref.domain):
+        kind = f"manifests/{ref.digest or ref.tag}"
+        return 0, (f'rpc error: code = Unknown desc = {head}failed to do request: Head "https://{ref.domain}/v2/'
+                   f'{ref.path}/{kind}": dial tcp: lookup {_host(ref.domain)} on {NODE_RESOLVER}: no such host')
     if repo is None:
         return DEFAULT_SIZE, ""
-    head = f'failed to pull and unpack image "{ref}": failed to resolve reference "{ref}": '
-    if repo.private and not _credentials(store, pod, ref.domain):
+    if repo.private and not _credentials(store, pod, ref.domain, repo.auth):
         if ref.domain == "docker.io":
             why = ("pull access denied, repository does not exist or may require authorization: server message: "
                    "insufficient_scope: authorization failed")
@@ -334,8 +376,8 @@ def ensure_image(store: Objects, pod: Obj, container: Obj, state: PullState, now
         return Pulled((("Warning", "InspectFailed", str(exc)), ("Warning", "Failed", "Error: InvalidImageName")),
                       state, ("InvalidImageName", str(exc)))
     repo = _catalog().get(ref.repository)
-    present = repo is None or state.pulled == image or (
-        not repo.private and not ref.digest and ref.tag in repo.tags)
+    present = state.pulled == image or (resolves(ref.domain) if repo is None else (
+        not repo.private and not ref.digest and ref.tag in repo.tags))
     policy = container.get("imagePullPolicy") or "IfNotPresent"
     if policy == "Never" or (policy == "IfNotPresent" and present):
         if present:

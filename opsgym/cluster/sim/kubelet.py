@@ -35,10 +35,11 @@ from opsgym.cluster.sim.podenv import (
     resolver,
 )
 from opsgym.cluster.sim.podstatus import pod_status
-from opsgym.cluster.sim.probes import probe_failure, probe_passes
+from opsgym.cluster.sim.probes import COLD, first_pass, opens_at, probe_failure, probe_passes
 from opsgym.cluster.sim.store import revised
 from opsgym.cluster.sim.system import pod_address, test_runner
 from opsgym.k8s.quantity import memory_mib
+from opsgym.runtime.sim import listens
 
 if TYPE_CHECKING:
     from opsgym.cluster.sim.engine import Engine
@@ -69,6 +70,10 @@ class Instance:
     ready: bool = False
     consulted: dict[tuple[Any, ...], bool | str] = field(default_factory=dict)
     """The name lookups and connects the program made, with the answers it got (replaced whole, never edited)."""
+    startup_passed: float | None = None
+    """When its startupProbe first succeeded (``status.started``; liveness and readiness wait for it)."""
+    held: tuple[str, ...] = ()
+    """Log lines a warming-up program writes when its port opens (``ContainerRun.starts_s``), shown from then on."""
 
 
 @dataclass
@@ -82,6 +87,10 @@ class ContainerRecord:
     backoff_updated: float | None = None
     wake: float | None = None
     pull: PullState = field(default_factory=PullState)
+    probe_counts: dict[str, int] = field(default_factory=dict)
+    """How often each probe failure (by message) has been seen over every run of the container (replaced whole)."""
+    counted_from: tuple[str, dict[str, int]] = ("", {})
+    """The run whose failures are being counted (its container ID) and the counts its earlier runs left."""
 
 
 @dataclass
@@ -372,8 +381,9 @@ class Kubelet:
         run, consulted = self._run(pod, inputs, now)
         container_id = "containerd://" + hashlib.sha256(f"{pod['metadata']['uid']}/{name}/{now}/{seed}".encode()) \
             .hexdigest()
-        inst = Instance(now, inputs, run, [(now, line) for line in run.logs], container_id, answers_since=now,
-                        world=world, consulted=consulted)
+        shown = len(run.logs) - (1 if getattr(run, "starts_s", 0.0) else 0)  # "listening" waits for the port
+        inst = Instance(now, inputs, run, [(now, line) for line in run.logs[:shown]], container_id, answers_since=now,
+                        world=world, consulted=consulted, held=tuple(run.logs[shown:]))
         if crec.current is not None:
             crec.previous = crec.current
             crec.restarts += 1
@@ -422,8 +432,21 @@ class Kubelet:
     def _answerer(self, pod: Obj) -> Callable[[tuple[Any, ...]], bool | str]:
         """Answers a recorded question (``("resolve", host, port)`` or ``("lookup", host)``) as the store stands."""
         namespace = pod["metadata"]["namespace"]
-        resolve, look = guard(self.store, pod, resolver(self.store, namespace), lookup(self.store, namespace))
+        resolve, look = guard(self.store, pod, resolver(self.store, namespace, self.listening),
+                              lookup(self.store, namespace))
         return lambda question: resolve(*question[1:]) if question[0] == "resolve" else look(question[1])
+
+    def listening(self, address: Obj, port: int) -> bool:
+        """Whether the pod behind an endpoint ``address`` listens on ``port``: no when its running containers all
+        listen elsewhere (a Service's numeric targetPort off the program's port) or are still warming up; a pod
+        without a running container counts as listening, its endpoint is on its way out."""
+        ref = address.get("targetRef") or {}
+        pod = self.store.get("pods", ref.get("namespace", ""), ref.get("name", ""))
+        record = self.state.get(pod["metadata"]["uid"]) if pod else None
+        running = [c.current for c in (record.containers.values() if record else ())
+                   if c.current is not None and c.current.finished is None]
+        now = self.engine.clock.now
+        return not running or any(listens(i.run, port) and now >= opens_at(i.run, i.started) for i in running)
 
     def _finish(self, pod: Obj, inst: Instance, when: float, code: int, reason: str) -> None:
         inst.finished, inst.exit_code, inst.reason, inst.ready = when, code, reason, False
@@ -439,9 +462,11 @@ class Kubelet:
 
     def _probe(self, pod: Obj, record: PodRecord, container: Obj, crec: ContainerRecord, inst: Instance,
                now: float, world: Any) -> None:
-        """Readiness and liveness from the program's answers, with initialDelay/period/failureThreshold timing."""
+        """Startup, readiness and liveness from the program's answers, with initialDelay/period/failureThreshold
+        timing; a program that warms up fails every probe (connection refused) until its port opens."""
         ready_probe, live_probe = container.get("readinessProbe"), container.get("livenessProbe")
-        if world != inst.world and (ready_probe or live_probe):
+        startup_probe = container.get("startupProbe")
+        if world != inst.world and (ready_probe or live_probe or startup_probe):
             inst.world = world
             answer = self._answerer(pod)
             if any(answer(question) != was for question, was in inst.consulted.items()):
@@ -451,41 +476,109 @@ class Kubelet:
                     inst.run = types.SimpleNamespace(**{**vars_of(inst.run), "ready": fresh.ready,
                                                         "live": fresh.live, "port": fresh.port})
                     inst.answers_since = now
-        wakes = []
+        opens = opens_at(inst.run, inst.started)
+        wakes = [opens] if now < opens else []
+        if inst.held and now >= opens:
+            inst.logs, inst.held = [*inst.logs, *((opens, line) for line in inst.held)], ()
+        seen = COLD if now < opens else inst.run
+        gate = inst.started
+        if startup_probe and inst.startup_passed is None:
+            inst.ready = False
+            self._startup(pod, record, container, inst, now, opens, wakes)
+            if inst.startup_passed is None or inst.finished is not None:
+                crec.wake = min((w for w in wakes if w > now), default=None)
+                return
+        if startup_probe and inst.startup_passed is not None:
+            gate = inst.startup_passed
         if not ready_probe:
             inst.ready = True
         else:
-            first = max(inst.started + ready_probe.get("initialDelaySeconds", 0), inst.answers_since)
+            first = max(inst.started + ready_probe.get("initialDelaySeconds", 0), inst.answers_since, gate)
             period = ready_probe.get("periodSeconds", 10)
             if probe_passes(ready_probe, container, inst.run, "ready"):
-                inst.ready = now >= first
-                wakes.append(first)
+                ready_at = first_pass(first, period, opens)
+                inst.ready = now >= ready_at
+                wakes.append(ready_at)
+                if first <= now < ready_at:
+                    self._failed(pod, record, container, "Readiness", ready_probe, seen, now, first, period)
             else:
                 fail_at = first + period * (ready_probe.get("failureThreshold", 3) - 1)
                 inst.ready = inst.ready and now < fail_at
                 wakes.append(fail_at)
                 if now >= first:
-                    self._event(pod, "Warning", "Unhealthy", "Readiness probe failed: " + probe_failure(
-                        ready_probe, container, inst.run, record.ip), container["name"],
-                        count=int((now - first) // period) + 1)
-                self.rechecks.append(first if now < first else first + period * (int((now - first) // period) + 1))
-        if live_probe and not probe_passes(live_probe, container, inst.run, "live"):
-            first = max(inst.started + live_probe.get("initialDelaySeconds", 0), inst.answers_since)
+                    self._failed(pod, record, container, "Readiness", ready_probe, seen, now, first, period)
+                else:
+                    self.rechecks.append(first)
+        if live_probe:
+            first = max(inst.started + live_probe.get("initialDelaySeconds", 0), inst.answers_since, gate)
             threshold = live_probe.get("failureThreshold", 3)
             kill_at = first + live_probe.get("periodSeconds", 10) * (threshold - 1)
-            wakes.append(kill_at)
-            if now >= kill_at:
-                name = container["name"]
-                self._event(pod, "Warning", "Unhealthy", "Liveness probe failed: " + probe_failure(
-                    live_probe, container, inst.run, record.ip), name, count=threshold)
-                self._event(pod, "Normal", "Killing", f"Container {name} failed liveness probe, will be restarted",
-                            name)
-                self._finish(pod, inst, now, 137, "Error")
-        future = [w for w in wakes if w > now]
-        crec.wake = min(future) if future else None
+            if kill_at < opens or not probe_passes(live_probe, container, inst.run, "live"):
+                wakes.append(kill_at)
+                if now >= kill_at:
+                    self._kill(pod, record, container, inst, "Liveness", live_probe,
+                               COLD if kill_at < opens else inst.run, now, threshold)
+            elif first <= now < opens:  # refused while warming up, alive once the port opens
+                self._failed(pod, record, container, "Liveness", live_probe, COLD, now, first,
+                             live_probe.get("periodSeconds", 10))
+        crec.wake = min((w for w in wakes if w > now), default=None)
+
+    def _startup(self, pod: Obj, record: PodRecord, container: Obj, inst: Instance, now: float, opens: float,
+                 wakes: list[float]) -> None:
+        """The startupProbe until it first succeeds (then it never runs again for this container); its
+        failureThreshold-th consecutive failure kills the container."""
+        probe = container["startupProbe"]
+        first = inst.started + probe.get("initialDelaySeconds", 0)
+        period, threshold = probe.get("periodSeconds", 10), probe.get("failureThreshold", 3)
+        kill_at = first + period * (threshold - 1)
+        passes = probe_passes(probe, container, inst.run, "live")
+        passed_at = first_pass(first, period, max(opens, inst.answers_since)) if passes else None
+        if passed_at is not None and passed_at <= kill_at:
+            wakes.append(passed_at)
+            if now >= passed_at:
+                inst.startup_passed = passed_at
+            elif now >= first:
+                self._failed(pod, record, container, "Startup", probe, COLD, now, first, period)
+            return
+        wakes.append(kill_at)
+        if now >= kill_at:
+            self._kill(pod, record, container, inst, "Startup", probe, COLD if kill_at < opens else inst.run, now,
+                       threshold)
+        elif now >= first:
+            self._failed(pod, record, container, "Startup", probe, COLD if now < opens else inst.run, now, first,
+                         period)
+
+    def _failed(self, pod: Obj, record: PodRecord, container: Obj, kind: str, probe: Obj, seen: Any, now: float,
+                first: float, period: float) -> None:
+        """The Unhealthy event of a probe failing since ``first`` (its count grows every period: a recheck)."""
+        runs = int((now - first) // period) + 1
+        self._unhealthy(pod, record, container, f"{kind} probe failed: " + probe_failure(
+            probe, container, seen, record.ip), runs)
+        self.rechecks.append(first + period * runs)
+
+    def _unhealthy(self, pod: Obj, record: PodRecord, container: Obj, message: str, runs: int) -> None:
+        """An Unhealthy event for the ``runs``-th failure of this run, counted on from the container's earlier runs
+        (the kubelet records every failed probe, so a crash-looping container's count keeps growing)."""
+        crec = record.containers[container["name"]]
+        current = crec.current.container_id if crec.current else ""
+        if crec.counted_from[0] != current:
+            crec.counted_from = (current, crec.probe_counts)
+        count = crec.counted_from[1].get(message, 0) + runs
+        crec.probe_counts = {**crec.probe_counts, message: count}
+        self._event(pod, "Warning", "Unhealthy", message, container["name"], count=count)
+
+    def _kill(self, pod: Obj, record: PodRecord, container: Obj, inst: Instance, kind: str, probe: Obj, seen: Any,
+              now: float, threshold: int) -> None:
+        """A liveness or startup probe's last failure: the kubelet kills the container (and restarts it)."""
+        name = container["name"]
+        self._unhealthy(pod, record, container, f"{kind} probe failed: " + probe_failure(
+            probe, container, seen, record.ip), threshold)
+        self._event(pod, "Normal", "Killing", f"Container {name} failed {kind.lower()} probe, will be restarted",
+                    name)
+        self._finish(pod, inst, now, 137, "Error")
 
 
 def vars_of(run: Any) -> dict[str, Any]:
     """A ContainerRun's fields as a dict (works for dataclasses and namespaces alike)."""
-    keys = ("logs", "exit_code", "reason", "memory_mb", "ready", "live", "port")
+    keys = ("logs", "exit_code", "reason", "memory_mb", "ready", "live", "port", "routes", "starts_s")
     return {k: getattr(run, k, None) for k in keys}

@@ -226,8 +226,11 @@ def lookup(store: Objects, namespace: str) -> Callable[[str], bool]:
     return lambda host: find_service(store, namespace, host) is not None
 
 
-def resolver(store: Objects, namespace: str) -> Callable[[str, int], bool]:
-    """``resolve(host, port)``: would a TCP connect from a pod in ``namespace`` reach a ready endpoint?"""
+def resolver(store: Objects, namespace: str,
+             listening: Callable[[Obj, int], bool] | None = None) -> Callable[[str, int], bool]:
+    """``resolve(host, port)``: would a TCP connect from a pod in ``namespace`` reach a ready endpoint? With
+    ``listening(address, port)``, only one whose pod listens on the endpoint's port (kube-proxy forwards to a port
+    nothing listens on, and the connect is refused)."""
 
     def resolve(host: str, port: int) -> bool:
         svc = find_service(store, namespace, host)
@@ -245,10 +248,10 @@ def resolver(store: Objects, namespace: str) -> Callable[[str, int], bool]:
             if not subset.get("addresses"):
                 continue
             for entry in subset.get("ports") or []:
-                if headless and entry.get("port") == int(port):
-                    return True
-                if wanted is not None and (entry.get("name") or "") == (wanted.get("name") or ""):
-                    return True
+                if (headless and entry.get("port") == int(port)) or \
+                        (wanted is not None and (entry.get("name") or "") == (wanted.get("name") or "")):
+                    if listening is None or any(listening(a, int(entry.get("port") or 0)) for a in subset["addresses"]):
+                        return True
         return False
 
     return resolve

@@ -57,7 +57,8 @@ def _container_status(container: Obj, crec: ContainerRecord | None, default_wait
                    "restartCount": crec.restarts if crec else 0, "ready": False, "started": False}
     if shown is not None and shown.finished is None:
         status["state"] = {"running": {"startedAt": stamp(shown.started)}}
-        status["ready"], status["started"] = shown.ready, True
+        status["ready"] = shown.ready
+        status["started"] = not container.get("startupProbe") or shown.startup_passed is not None
     elif shown is not None:
         status["state"] = {"terminated": _terminated(shown, stamp)}
     else:

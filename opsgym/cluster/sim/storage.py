@@ -149,7 +149,8 @@ def volume_node_reason(engine: Engine, pod: Obj, node: Obj) -> str | None:
 
 class StorageController:
     """The PV controller with its protection finalizers, the scheduler's claim binding and the local-path
-    provisioner, in one pass over claims then volumes."""
+    provisioner, in one pass over claims then volumes. As kube's pvc-protection controller, only a scheduled pod
+    holds a claim that is being deleted: a pod no node has taken never mounts it."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
@@ -167,7 +168,8 @@ class StorageController:
         for claim in claims:
             key = (claim["metadata"]["namespace"], claim["metadata"]["name"])
             if claim["metadata"].get("deletionTimestamp"):
-                if not users.get(key) and PVC_PROTECTION in (claim["metadata"].get("finalizers") or []):
+                if not any(p["spec"].get("nodeName") for p in users.get(key, [])) and \
+                        PVC_PROTECTION in (claim["metadata"].get("finalizers") or []):
                     self._drop_finalizer("persistentvolumeclaims", claim, PVC_PROTECTION)
                 continue
             self._sync_claim(claim, users.get(key, []))

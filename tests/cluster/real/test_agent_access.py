@@ -22,6 +22,7 @@ from opsgym.cluster.access import (
 )
 from opsgym.cluster.kubectl import parse
 from opsgym.cluster.manifests import problems
+from opsgym.k8s.kinds import kind_named
 from opsgym.sre.render import plan, substitute
 from opsgym.tasks import catalog_folders, load_task
 
@@ -43,15 +44,19 @@ KUBECTL_NEEDS: dict[str, list[tuple[str, str, str]]] = {
     "kubectl rollout restart": [("apps", "deployments", "patch")],
     "kubectl rollout status": [("apps", "deployments", "get"), ("apps", "replicasets", "list")],
     "kubectl rollout undo": [("apps", "deployments", "patch"), ("apps", "replicasets", "list")],
+    "kubectl rollout history": [("apps", "deployments", "get"), ("apps", "replicasets", "list")],
+    "kubectl rollout resume": [("apps", "deployments", "patch")],
+    "kubectl rollout pause": [("apps", "deployments", "patch")],
     "kubectl set env": [("apps", "deployments", "patch")],
     "kubectl set image": [("apps", "deployments", "patch")],
     "kubectl set resources": [("apps", "deployments", "patch")],
     "kubectl scale": [("apps", "deployments/scale", "patch")],
     "kubectl delete": [("{group}", "{resource}", "delete")],
+    "kubectl apply": [("{group}", "{resource}", "get"), ("{group}", "{resource}", "create"),
+                      ("{group}", "{resource}", "patch")],
+    "kubectl create": [("{group}", "{resource}", "create")],
+    "kubectl top": [("metrics.k8s.io", "{resource}", "list")],
 }
-RESOURCES = {"Pod": ("", "pods"), "Deployment": ("apps", "deployments"), "ConfigMap": ("", "configmaps"),
-             "Service": ("", "services"), "ReplicaSet": ("apps", "replicasets"), "Event": ("", "events"),
-             "Endpoints": ("", "endpoints"), "Secret": ("", "secrets")}
 
 
 def _grants(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> bool:
@@ -100,21 +105,29 @@ def test_the_cluster_wide_view_on_kind_only_reads_and_never_secrets() -> None:
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": AGENT, "namespace": "shop"}]
 
 
-@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.id)
+@pytest.mark.parametrize("task", [t for t in TASKS if "kind" in t.backends], ids=lambda t: t.id)
 def test_every_kubectl_action_of_the_tasks_solution_is_allowed_by_the_role(task: Any) -> None:
-    """Otherwise the oracle would fail on kind with Forbidden where it succeeds on the embedded cluster."""
+    """Otherwise the oracle would fail on kind with Forbidden where it succeeds on the embedded cluster: namespaced
+    kinds by the Role, cluster-scoped reads (nodes, StorageClasses, PriorityClasses) by kind's read-only view."""
     episode = plan(task, 0)
-    rules = _by_kind(agent_access_objects(episode.namespace))["Role"]["rules"]
+    access = _by_kind(agent_access_objects(episode.namespace, cluster_read=True))
     steps = [substitute(s, episode.variables) for s in task.solution if s.startswith("kubectl")]
     assert steps
     for step in steps:
         command = parse(step)
-        target = command.targets[0] if command.targets else None
-        group, resource = RESOURCES.get(target.kind, ("", "")) if target else ("", "")
-        assert command.namespace == episode.namespace, f"{step!r} leaves the task namespace"
-        for need_group, need_resource, verb in KUBECTL_NEEDS[command.verb]:
-            need = (need_group.format(group=group), need_resource.format(resource=resource))
-            assert _grants(rules, *need, verb), f"{step!r} needs {verb} on {need}"
+        kinds = [k for t in command.targets for k in t.kind.split(",")] or [None]  # get pods,pvc: each kind
+        for kind in kinds:
+            row = kind_named(kind) if kind is not None else None
+            group, resource = (row.group, row.plural) if row is not None else ("", "")
+            namespaced = row is None or row.namespaced
+            if namespaced:
+                assert command.namespace == episode.namespace, f"{step!r} leaves the task namespace"
+            rules = access["Role" if namespaced else "ClusterRole"]["rules"]
+            for need_group, need_resource, verb in KUBECTL_NEEDS[command.verb]:
+                need = (need_group.format(group=group), need_resource.format(resource=resource))
+                granted = _grants(rules, *need, verb) or (namespaced and need == ("", "events") and
+                                                          _grants(access["Role"]["rules"], *need, verb))
+                assert granted, f"{step!r} needs {verb} on {need}"
 
 
 ADMIN = {

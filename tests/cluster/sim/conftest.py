@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from simkit import FakeRuntime
+from typing import Any
 
+import pytest
+from simkit import FakeRuntime, Kubectl
+
+from opsgym.cluster.sim import SimCluster
 from opsgym.cluster.sim.engine import Engine
 
 
@@ -17,3 +20,16 @@ def fake_runtime() -> FakeRuntime:
 def engine(fake_runtime: FakeRuntime) -> Engine:
     """A bare engine (no HTTP) whose containers run on the fake runtime."""
     return Engine(seed=7, runner=fake_runtime)
+
+
+@pytest.fixture(scope="module")
+def empty(cluster: SimCluster) -> Any:
+    """The module's own ``cluster`` fixture (its seed, its image catalog) as it started."""
+    return cluster.snapshot()
+
+
+@pytest.fixture
+def fresh_kubectl(cluster: SimCluster, empty: Any, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    """kubectl on the module's cluster restored to how it started: every test begins on a fresh cluster."""
+    cluster.restore(empty)
+    return Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("kube-cache"))

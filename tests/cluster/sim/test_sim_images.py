@@ -24,6 +24,7 @@ from opsgym.cluster.sim.images import InvalidImage, parse_reference, register_ca
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 PRIVATE = "registry.example.com/acme/billing"
+VAULT = "registry.example.com/acme/vault"
 NOT_FOUND = ('rpc error: code = NotFound desc = failed to pull and unpack image "docker.io/library/nginx:1.99": '
              'failed to resolve reference "docker.io/library/nginx:1.99": docker.io/library/nginx:1.99: not found')
 
@@ -31,21 +32,17 @@ NOT_FOUND = ('rpc error: code = NotFound desc = failed to pull and unpack image 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimCluster]:
     catalog = Path(tmp_path_factory.mktemp("catalog")) / "images.yaml"
-    catalog.write_text(yaml.safe_dump({"repositories": {PRIVATE: {"private": True, "tags": {"1.0": 31457280}}}}))
+    catalog.write_text(yaml.safe_dump({"repositories": {
+        PRIVATE: {"private": True, "tags": {"1.0": 31457280}},
+        VAULT: {"private": True, "auth": ["ci:right-token"], "tags": {"2.0": 31457280}}}}))
     register_catalog(catalog)
     with SimCluster(seed=5) as sim:
         yield sim
 
 
-@pytest.fixture(scope="module")
-def empty(cluster: SimCluster) -> Any:
-    return cluster.snapshot()
-
-
 @pytest.fixture
-def kubectl(cluster: SimCluster, empty: Any, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    cluster.restore(empty)
-    return Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("kube-cache"))
+def kubectl(fresh_kubectl: Kubectl) -> Kubectl:
+    return fresh_kubectl
 
 
 def pod(name: str, image: str = "busybox:1.36", **extra: Any) -> dict[str, Any]:
@@ -178,3 +175,47 @@ def test_a_command_the_image_does_not_have_fails_to_start(kubectl):
     assert (last["terminated"]["reason"], last["terminated"]["exitCode"]) == ("StartError", 128)
     assert 'exec: "slep": executable file not found in $PATH: unknown' in last["terminated"]["message"]
     assert status(kubectl, "typo") == "CrashLoopBackOff"
+
+
+def unresolvable(ref: str, host: str, manifest: str) -> str:
+    return (f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref}": failed to resolve reference '
+            f'"{ref}": failed to do request: Head "https://{manifest}": dial tcp: lookup {host} on 172.18.0.1:53: '
+            "no such host")
+
+
+def test_an_image_on_a_registry_host_that_does_not_resolve_fails_to_pull_until_fixed(cluster, kubectl):
+    apply(kubectl, pod("typo", "docker.oi/library/python:3.12-slim", container={"command": ["sleep", "3600"]}),
+          pod("port", "registry.shop.lan:5000/team/app:v2", container={"command": ["sleep", "3600"]}))
+    message = unresolvable("docker.oi/library/python:3.12-slim", "docker.oi",
+                           "docker.oi/v2/library/python/manifests/3.12-slim")
+    assert waiting(kubectl, "typo") == {"reason": "ErrImagePull", "message": message}
+    assert waiting(kubectl, "port")["message"] == unresolvable(
+        "registry.shop.lan:5000/team/app:v2", "registry.shop.lan", "registry.shop.lan:5000/v2/team/app/manifests/v2")
+    cluster.advance(1)
+    assert status(kubectl, "typo") == "ImagePullBackOff"
+    assert f'Failed to pull image "docker.oi/library/python:3.12-slim": {message}' in kubectl("describe", "pod",
+                                                                                             "typo")
+    kubectl("set", "image", "pod/typo", "main=docker.io/library/python:3.12-slim")
+    cluster.advance(10)
+    assert status(kubectl, "typo") == "Running"
+
+
+def test_uncatalogued_images_on_hosts_that_resolve_stay_loaded_on_the_nodes(cluster, kubectl):
+    images = ["myapp:1.0", "ghcr.io/acme/tool:2", "quay.io/team/x:1", "localhost:5000/dev/app:3", "10.0.0.5:5000/a:1",
+              PRIVATE.replace("billing", "other") + ":1"]
+    apply(kubectl, *(pod(f"p{i}", image, container={"command": ["sleep", "3600"]}) for i, image in enumerate(images)))
+    assert [status(kubectl, f"p{i}") for i in range(len(images))] == ["Running"] * len(images)
+
+
+def test_a_registry_that_names_its_logins_refuses_any_other(cluster, kubectl):
+    kubectl("create", "secret", "docker-registry", "guess", "--docker-server=registry.example.com",
+            "--docker-username=ci", "--docker-password=guessed")
+    apply(kubectl, pod("vault", f"{VAULT}:2.0", imagePullSecrets=[{"name": "guess"}]))
+    assert waiting(kubectl, "vault")["message"].endswith(
+        "https://registry.example.com/v2/acme/vault/manifests/2.0: 401 Unauthorized")
+    kubectl("create", "secret", "docker-registry", "right", "--docker-server=registry.example.com",
+            "--docker-username=ci", "--docker-password=right-token")
+    kubectl("delete", "pod", "vault", "--wait=false")
+    cluster.advance(35)
+    apply(kubectl, pod("vault", f"{VAULT}:2.0", imagePullSecrets=[{"name": "right"}]))
+    assert status(kubectl, "vault") == "Running"

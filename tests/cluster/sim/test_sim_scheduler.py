@@ -31,15 +31,9 @@ def cluster() -> Iterator[SimCluster]:
         yield sim
 
 
-@pytest.fixture(scope="module")
-def empty(cluster: SimCluster) -> Any:
-    return cluster.snapshot()
-
-
 @pytest.fixture
-def kubectl(cluster: SimCluster, empty: Any, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    cluster.restore(empty)
-    return Kubectl(cluster.kubeconfig, tmp_path_factory.mktemp("kube-cache"))
+def kubectl(fresh_kubectl: Kubectl) -> Kubectl:
+    return fresh_kubectl
 
 
 def pod(name: str, **spec: Any) -> dict[str, Any]:

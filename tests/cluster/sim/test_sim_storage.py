@@ -232,3 +232,68 @@ def test_an_immediate_class_provisions_at_once(engine: Engine):
     assert (eager["status"]["phase"], eager["spec"]["volumeName"]) == ("Bound", f"pvc-{made['metadata']['uid']}")
     pv = get(engine, "persistentvolumes", eager["spec"]["volumeName"])
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain" and "nodeAffinity" not in pv["spec"]
+
+
+# ---------------------------------------------------------------------------------------------------- claim updates
+IMMUTABLE = ("spec: Forbidden: spec is immutable after creation except resources.requests and "
+             "volumeAttributesClassName for bound claims")
+
+
+def test_a_claims_spec_is_immutable_and_deleting_it_frees_it_from_an_unscheduled_pod(cluster, kubectl):
+    apply(kubectl, claim("kv-data", storageClassName="fast"), pod("kv", "kv-data"))
+    cluster.advance(5)
+    assert row(kubectl, "pod", "kv")[2] == "Pending"
+    patched = kubectl.run("patch", "pvc", "kv-data", "-p", '{"spec":{"storageClassName":"standard"}}')
+    assert patched.returncode == 1
+    assert patched.stderr.startswith(f'The PersistentVolumeClaim "kv-data" is invalid: {IMMUTABLE}\n'
+                                     "  core.PersistentVolumeClaimSpec{\n")
+    assert '- \tStorageClassName: &"fast",\n+ \tStorageClassName: &"standard",\n' in patched.stderr
+    assert kubectl.run("apply", "-f", "-", stdin=yaml.safe_dump(claim("kv-data", storageClassName="standard"))) \
+        .returncode == 1
+    assert row(kubectl, "pvc", "kv-data")[:3] == ["kv-data", "Pending", "fast"]
+    kubectl("delete", "pvc", "kv-data", "--wait=false")  # its only user is a pod no node has taken
+    cluster.advance(1)
+    assert "kv-data" not in kubectl("get", "pvc", "-o", "name")
+    kubectl("create", "-f", "-", stdin=yaml.safe_dump(claim("kv-data", storageClassName="standard")))
+    cluster.advance(10)
+    assert row(kubectl, "pvc", "kv-data")[:2] == ["kv-data", "Bound"]
+    assert row(kubectl, "pod", "kv")[1:3] == ["1/1", "Running"]
+
+
+def test_a_bound_claim_grows_only_on_a_class_that_allows_expansion_and_changes_nothing_else(cluster, kubectl):
+    grow = kubectl.run("patch", "pvc", "kv-data", "-p", '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}')
+    assert grow.stderr == ('Error from server (Forbidden): persistentvolumeclaims "kv-data" is forbidden: only '
+                           "dynamically provisioned pvc can be resized and the storageclass that provisions the pvc "
+                           "must support resize\n")
+    refused = kubectl.run("patch", "pvc", "kv-data", "-p", '{"spec":{"accessModes":["ReadWriteMany"]}}')
+    assert refused.returncode == 1 and IMMUTABLE in refused.stderr
+    assert '- \tAccessModes: {"ReadWriteOnce"},\n+ \tAccessModes: {"ReadWriteMany"},\n' in refused.stderr
+    assert "... // 6 identical fields" in refused.stderr
+    same = kubectl.run("patch", "pvc", "kv-data", "-p", '{"spec":{"resources":{"requests":{"storage":"1024Mi"}}}}')
+    assert same.returncode == 0
+    apply(kubectl, {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "grows"},
+                    "provisioner": "rancher.io/local-path", "allowVolumeExpansion": True,
+                    "volumeBindingMode": "WaitForFirstConsumer"},
+          claim("big", storageClassName="grows"))
+    pending = kubectl.run("patch", "pvc", "big", "-p", '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}')
+    assert IMMUTABLE in pending.stderr  # not bound yet: validation refuses it before admission is asked
+    apply(kubectl, pod("big-user", "big"))
+    cluster.advance(5)
+    kubectl("patch", "pvc", "big", "-p", '{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}')
+    shrink = kubectl.run("patch", "pvc", "big", "-p", '{"spec":{"resources":{"requests":{"storage":"1Gi"}}}}')
+    assert "spec.resources.requests.storage: Forbidden: field can not be less than status.capacity" in shrink.stderr
+    mode = kubectl.run("patch", "pvc", "big", "-p", '{"spec":{"volumeMode":"Block"}}')
+    assert mode.stderr.startswith(f'The PersistentVolumeClaim "big" is invalid: \n* {IMMUTABLE}\n')
+    assert mode.stderr.endswith('\n* volumeMode: Invalid value: "Block": field is immutable\n')
+    kubectl("delete", "pod", "big-user", "--wait=false")
+    cluster.advance(40)
+    kubectl("delete", "pvc", "big")
+
+
+def test_a_claim_used_by_a_scheduled_pod_stays_terminating(cluster, kubectl):
+    kubectl("delete", "pvc", "kv-data", "--wait=false")
+    cluster.advance(5)
+    assert row(kubectl, "pvc", "kv-data")[1] == "Terminating"
+    kubectl("delete", "pod", "kv", "--wait=false")
+    cluster.advance(40)
+    assert "kv-data" not in kubectl("get", "pvc", "-o", "name")

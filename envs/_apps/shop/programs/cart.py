@@ -15,7 +15,7 @@ ttl_s = int(match.group(1)) * UNITS[match.group(2)]
 if ttl_s < 300:
     rt.warning("SESSION_TTL under 5m logs shoppers out mid-checkout", session_ttl_s=ttl_s)
 rt.info("cart starting", max_items=max_items, session_ttl_s=ttl_s)
-kv_addr = rt.env("KV_ADDR", "kv:6379")
+kv_addr = rt.env("KV_ADDR") or rt.fail("KV_ADDR is not set: the kv store address (host:port) is required")
 kv_ok = rt.dependency("kv", kv_addr)
 rt.allocate(int(rt.env("CACHE_MB", "24")), what="session cache")
 

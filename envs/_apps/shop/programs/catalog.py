@@ -11,7 +11,7 @@ if currency not in CURRENCIES:
 if page_size > 100:
     rt.warning("PAGE_SIZE above 100 makes listing pages slow", page_size=page_size)
 rt.info("catalog starting", page_size=page_size, currency=currency)
-kv_addr = rt.env("KV_ADDR", "kv:6379")
+kv_addr = rt.env("KV_ADDR") or rt.fail("KV_ADDR is not set: the kv store address (host:port) is required")
 kv_ok = rt.dependency("kv", kv_addr)
 cache_mb = int(rt.env("CACHE_MB", "32"))
 rt.allocate(cache_mb, what="product cache")

@@ -12,7 +12,7 @@ key = rt.read_file("/etc/payment/credentials/api-key").strip()
 if not key.startswith("sk_"):
     rt.fail("api-key in payment-credentials does not look like a secret key (expected prefix sk_)")
 rt.info("payment starting", provider=provider, max_amount=max_amount, key_suffix=key[-4:])
-kv_addr = rt.env("KV_ADDR", "kv:6379")
+kv_addr = rt.env("KV_ADDR") or rt.fail("KV_ADDR is not set: the kv store address (host:port) is required")
 kv_ok = rt.dependency("kv", kv_addr)
 rt.allocate(int(rt.env("CACHE_MB", "16")), what="idempotency cache")
 

@@ -63,3 +63,4 @@ def register_perturbations(register):
 @hookimpl
 def register_tasks(register):
     register(TASKS / "Example-SWE-1")
+    register(TASKS / "Example-SRE-1")
