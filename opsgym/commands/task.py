@@ -109,7 +109,7 @@ def catalog(domain: str = typer.Option("sre", "--domain", help="whose tasks to c
         typer.echo(as_markdown(domain))
         return
     table = Table(title=f"{domain} tasks by family", title_justify="left")
-    for column in ("family", "tasks", *TIERS, "symptom alerts", "ids"):
+    for column in ("family", "tasks", *TIERS, "symptom-only alerts", "ids"):
         table.add_column(column)
     for family in families(domain):
         table.add_row(family.name, str(len(family.ids)), *(str(family.tiers[t]) for t in TIERS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +21,13 @@ def fake_runtime() -> FakeRuntime:
 def engine(fake_runtime: FakeRuntime) -> Engine:
     """A bare engine (no HTTP) whose containers run on the fake runtime."""
     return Engine(seed=7, runner=fake_runtime)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[SimCluster]:
+    """One embedded cluster per module (a module that needs its own seed or image catalog defines its own)."""
+    with SimCluster(seed=3) as sim:
+        yield sim
 
 
 @pytest.fixture(scope="module")

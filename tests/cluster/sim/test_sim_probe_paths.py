@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 import yaml
 from simkit import Kubectl
 
-from opsgym.cluster.sim import SimCluster
 from opsgym.runtime import runtime_source
 from opsgym.runtime.sim import run_container, trust
 from opsgym.sre.flow import ApiStore, request_flow
@@ -29,12 +27,6 @@ PROGRAM = ("import opsgym_runtime as rt\n"
            "rt.info('orders starting')\n"
            "rt.serve(8080, ready=rt.env('READY', 'yes') == 'yes', routes={'/orders': lambda: {'orders': 0}})\n")
 trust(PROGRAM)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    with SimCluster(seed=3) as sim:
-        yield sim
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import yaml
 from simkit import Kubectl
 
-from opsgym.cluster.sim import SimCluster
 from opsgym.cluster.sim.nodelifecycle import set_node_condition
 from opsgym.cluster.sim.scheduler import tolerates
 
@@ -23,12 +21,6 @@ pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl
 
 NOT_HELPFUL = "preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
 NO_VICTIMS = "preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod."
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    with SimCluster(seed=3) as sim:
-        yield sim
 
 
 @pytest.fixture
