@@ -86,15 +86,14 @@ class ClusterView:
 @dataclass(frozen=True)
 class Baseline:
     """What the pristine app (before the fault) promised: replicas, probe handlers and Service shape per service, the
-    pristine objects by ``(kind, name)``, the fields a fix may change (``repairable``) and the objects the fault
-    created (a fix may delete those)."""
+    pristine objects by ``(kind, name)`` and the fields a fix may change (``repairable``); objects only the fault
+    created are not among them, so a fix may delete them."""
 
     replicas: dict[str, int]
     probes: dict[str, dict[str, dict[str, Any]]]
     services: dict[str, dict[str, Any]]
     loaded: dict[tuple[str, str], dict[str, Any]]
     repairable: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    created: frozenset[tuple[str, str]] = frozenset()
     uids: dict[tuple[str, str], str] = field(default_factory=dict)
     """Identities of the live objects when the agent started, where a task needs them (a no-fault control: a
     workload deleted and re-created from its own manifest is a change too)."""
@@ -121,14 +120,10 @@ def _service_shape(service: dict[str, Any]) -> dict[str, Any]:
             "ports": [(p.get("port"), str(p.get("targetPort", p.get("port")))) for p in spec.get("ports", []) or []]}
 
 
-def baseline(pristine: list[dict[str, Any]], faulty: list[dict[str, Any]] | None = None,
-             repairable: dict[tuple[str, str], list[str]] | None = None) -> Baseline:
+def baseline(pristine: list[dict[str, Any]], repairable: dict[tuple[str, str], list[str]] | None = None) -> Baseline:
     """The promises of the pristine objects (after perturbations, so renamed labels are what is compared), less
-    the ``repairable`` fields; ``faulty``: the objects as loaded, to know which ones the fault created."""
+    the ``repairable`` fields. Objects only the fault created are not among them, so a fix may delete them."""
     base = Baseline({}, {}, {}, {}, dict(repairable or {}))
-    before = {(o["kind"], o["metadata"]["name"]) for o in pristine}
-    created = frozenset((o["kind"], o["metadata"]["name"]) for o in faulty or () if
-                        (o["kind"], o["metadata"]["name"]) not in before)
     for obj in pristine:
         name = obj["metadata"]["name"]
         if obj["kind"] != "Namespace":
@@ -138,7 +133,7 @@ def baseline(pristine: list[dict[str, Any]], faulty: list[dict[str, Any]] | None
             base.probes[name] = _probes(base.unrepaired(obj))
         elif obj["kind"] == "Service":
             base.services[name] = _service_shape(base.unrepaired(obj))
-    return Baseline(base.replicas, base.probes, base.services, base.loaded, base.repairable, created)
+    return base
 
 
 def waiting_reasons(pod: dict[str, Any]) -> list[str]:

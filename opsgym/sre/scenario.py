@@ -126,7 +126,7 @@ class SREScenario:
         for item in spec.repairable:
             repairable.setdefault((item.kind, substitute(item.name, episode.variables)), []).extend(
                 substitute(p, episode.variables) for p in item.paths)
-        self.episode, self.baseline = episode, baseline(objects(False), objects(), repairable)
+        self.episode, self.baseline = episode, baseline(objects(False), repairable)
         if spec.control:  # nothing may change, not even an object's identity
             view = self._view()
             self.baseline.uids.update({("Deployment", name): live["metadata"]["uid"] for name in episode.deployments()

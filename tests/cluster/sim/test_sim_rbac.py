@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,6 @@ ACCESS = [
      "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}},
 ]
 USER = "system:serviceaccount:shop:agent"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SimCluster]:
-    with SimCluster(seed=3) as sim:
-        yield sim
 
 
 @pytest.fixture(scope="module")
